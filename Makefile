@@ -1,0 +1,42 @@
+# The two commands: `make run` starts Reach with embedded MongoDB and Redis,
+# `make test` runs linters, import contracts and the whole test suite.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint contracts pytest worker bench clean
+
+run: $(STAMP)
+	$(VENV)/bin/reach serve
+
+test: lint contracts pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+contracts: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+pytest: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+worker: $(STAMP)
+	$(VENV)/bin/reach worker
+
+bench: $(STAMP)
+	$(PY) -m bench.accounts
+
+# A virtual environment on a Python 3.13 found by scripts/find-python, rebuilt
+# whenever pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@PYTHON=$$(scripts/find-python) || exit 1; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))'; then \
+		rm -rf $(VENV); echo "creating $(VENV) with $$PYTHON"; "$$PYTHON" -m venv $(VENV) || exit 1; \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .reach-data .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Channel providers: one small interface, one implementation per way of reaching people."""

@@ -1,0 +1,38 @@
+"""Connect Beanie to MongoDB through PyMongo's async driver."""
+
+from __future__ import annotations
+
+from beanie import init_beanie
+from pymongo import AsyncMongoClient
+
+from documents.audit import AuditEntry
+from documents.credential import ApiKey
+from documents.message import OutboundMessage
+from documents.organization import AgencyLink, Organization
+from documents.user import Invitation, Membership, User
+from documents.workspace import Location, Property, Workspace
+
+DOCUMENT_MODELS = [
+    Organization,
+    AgencyLink,
+    Workspace,
+    Location,
+    Property,
+    User,
+    Membership,
+    Invitation,
+    ApiKey,
+    AuditEntry,
+    OutboundMessage,
+]
+
+
+async def connect(uri: str, database: str) -> AsyncMongoClient:
+    """Open a client, bind every document class to `database` and create indexes."""
+    client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, uuidRepresentation="standard")
+    await init_beanie(database=client[database], document_models=DOCUMENT_MODELS)
+    return client
+
+
+async def ping(client: AsyncMongoClient) -> None:
+    await client.admin.command("ping")

@@ -1,0 +1,42 @@
+"""Workspaces (brand tenants), their locations (outlets) and properties (SDK installs)."""
+
+from __future__ import annotations
+
+from beanie import PydanticObjectId
+from pymongo import ASCENDING, IndexModel
+
+from documents.base import TenantDocument, TimestampedDocument
+
+
+class Workspace(TimestampedDocument):
+    organization_id: PydanticObjectId
+    name: str
+    timezone: str = "UTC"
+
+    class Settings:
+        name = "workspaces"
+        indexes = [IndexModel([("organization_id", ASCENDING), ("_id", ASCENDING)])]
+
+
+class Location(TenantDocument):
+    """An outlet of the brand; per-outlet overrides live here."""
+
+    name: str
+    code: str
+    timezone: str | None = None
+
+    class Settings:
+        name = "locations"
+        indexes = [IndexModel([("workspace_id", ASCENDING), ("code", ASCENDING)], unique=True)]
+
+
+class Property(TenantDocument):
+    """An SDK install (web app, mobile app, kiosk, server); owns its write keys."""
+
+    name: str
+    platform: str = "web"
+    location_id: PydanticObjectId | None = None
+
+    class Settings:
+        name = "properties"
+        indexes = [IndexModel([("workspace_id", ASCENDING), ("_id", ASCENDING)])]

@@ -1,0 +1,60 @@
+"""Validation and normalisation of names, codes, emails and passwords."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from engine.errors import InvalidInput
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+def clean_name(value: str, field: str, max_length: int = 120) -> str:
+    """Trim a display name; reject empty, overlong or control-character names."""
+    name = unicodedata.normalize("NFC", value).strip()
+    if not name:
+        raise InvalidInput("Name must not be empty.", field=field)
+    if len(name) > max_length:
+        raise InvalidInput(f"Name may be at most {max_length} characters.", field=field)
+    if _CONTROL.search(name):
+        raise InvalidInput("Name must not contain control characters.", field=field)
+    return name
+
+
+def clean_code(value: str, field: str) -> str:
+    """Outlet codes appear in URLs: lower-case letters, digits and dashes."""
+    code = value.strip().lower()
+    if not _CODE.match(code):
+        raise InvalidInput(
+            "Code must be 1-40 lower-case letters, digits or dashes, starting with a letter "
+            "or digit.",
+            field=field,
+        )
+    return code
+
+
+def clean_email(value: str, field: str) -> str:
+    email = value.strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise InvalidInput("Not a valid email address.", field=field)
+    return email
+
+
+def clean_timezone(value: str, field: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise InvalidInput(f"Unknown timezone {value!r}.", field=field) from error
+    return value
+
+
+def check_password(value: str, field: str) -> str:
+    if len(value) < 10:
+        raise InvalidInput("Password must be at least 10 characters.", field=field)
+    if len(value) > 256:
+        raise InvalidInput("Password may be at most 256 characters.", field=field)
+    return value

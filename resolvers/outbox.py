@@ -1,0 +1,71 @@
+"""System email (invitations): recorded once per idempotency key, sent at most once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from beanie import PydanticObjectId
+from pymongo.errors import DuplicateKeyError
+
+from channels.base import EmailMessage, EmailProvider, SendError
+from channels.sandbox import SandboxEmail
+from channels.smtp import SmtpEmail
+from documents.message import OutboundMessage
+from resolvers import runtime
+
+
+def email_provider() -> EmailProvider:
+    url = runtime.get().smtp_url
+    return SmtpEmail(url) if url else SandboxEmail()
+
+
+async def send_email_once(
+    workspace_id: PydanticObjectId, idempotency_key: str, message: EmailMessage
+) -> OutboundMessage:
+    """Record the message (unique per key), claim it, send it, record the outcome.
+
+    A retried job finds the row: if it was sent, nothing happens again.
+    """
+    record = OutboundMessage(
+        workspace_id=workspace_id,
+        idempotency_key=idempotency_key,
+        channel="email",
+        to=message.to,
+        subject=message.subject,
+        text=message.text,
+        html=message.html,
+    )
+    try:
+        await record.insert()
+    except DuplicateKeyError:
+        pass
+    claimed = await OutboundMessage.get_pymongo_collection().find_one_and_update(
+        {
+            "workspace_id": workspace_id,
+            "idempotency_key": idempotency_key,
+            "status": {"$in": ["queued", "failed"]},
+        },
+        {"$set": {"status": "sending"}},
+    )
+    if claimed is None:  # sent already, or another worker holds it
+        return await OutboundMessage.find_one(
+            {"workspace_id": workspace_id, "idempotency_key": idempotency_key}
+        )
+    provider = email_provider()
+    query = OutboundMessage.find_one({"_id": claimed["_id"]})
+    try:
+        result = await provider.send(message)
+    except SendError as error:
+        await query.update({"$set": {"status": "failed", "error": str(error)}})
+        raise
+    await query.update(
+        {
+            "$set": {
+                "status": "sent",
+                "provider": result.provider,
+                "sent_at": datetime.now(UTC),
+                "error": None,
+            }
+        }
+    )
+    return await query

@@ -1,0 +1,89 @@
+"""Workspaces: list, create and rename within the caller's organization."""
+
+from __future__ import annotations
+
+from documents.workspace import Workspace
+from engine.access import Permission
+from engine.errors import Forbidden, NotFound
+from engine.names import clean_name, clean_timezone
+from resolvers import audit
+from resolvers.auth import role_in_workspace
+from resolvers.context import RequestContext, parse_id
+from resolvers.pagination import Page, paginate
+from engine.access import permissions_for_role
+
+
+async def current(ctx: RequestContext) -> Workspace:
+    workspace = await Workspace.get(ctx.workspace_id)
+    if workspace is None:
+        raise NotFound("Workspace not found.")
+    return workspace
+
+
+async def list_workspaces(ctx: RequestContext, first: int | None, after: str | None) -> Page:
+    """Users see their organization's workspaces; an API key sees only its own."""
+    ctx.require(Permission.READ)
+    if ctx.principal.user_id is None:
+        query = {"_id": ctx.workspace_id}
+    else:
+        query = {"organization_id": ctx.principal.organization_id}
+    return await paginate(Workspace, query, first, after)
+
+
+async def _administered(ctx: RequestContext, workspace_id: str) -> Workspace:
+    """A workspace the caller may administer, or NotFound (never a hint that it exists)."""
+    ctx.require(Permission.ADMIN)
+    oid = parse_id(workspace_id)
+    if oid == ctx.workspace_id:
+        workspace = await Workspace.get(oid)
+    elif oid is not None and ctx.principal.user_id is not None:
+        workspace = await Workspace.find_one(
+            {"_id": oid, "organization_id": ctx.principal.organization_id}
+        )
+        if workspace is not None:
+            role = await role_in_workspace(ctx.principal.user_id, workspace)
+            if role is None or Permission.ADMIN not in permissions_for_role(role):
+                raise Forbidden("You are not an admin of that workspace.", field="id")
+    else:
+        workspace = None
+    if workspace is None:
+        raise NotFound("Workspace not found.", field="id")
+    return workspace
+
+
+async def create_workspace(ctx: RequestContext, name: str, timezone: str = "UTC") -> Workspace:
+    ctx.require(Permission.ADMIN)
+    if ctx.principal.user_id is None:
+        raise Forbidden("API keys belong to one workspace; a dashboard admin creates workspaces.")
+    workspace = Workspace(
+        organization_id=ctx.principal.organization_id,
+        name=clean_name(name, "name"),
+        timezone=clean_timezone(timezone, "timezone"),
+    )
+    await workspace.insert()
+    details = {"name": workspace.name}
+    await audit.record(ctx.principal, "workspace.created", "workspace", workspace.id, details)
+    await audit.record(
+        ctx.principal,
+        "workspace.created",
+        "workspace",
+        workspace.id,
+        details,
+        workspace_id=workspace.id,
+    )
+    return workspace
+
+
+async def rename_workspace(ctx: RequestContext, workspace_id: str, name: str) -> Workspace:
+    workspace = await _administered(ctx, workspace_id)
+    old, workspace.name = workspace.name, clean_name(name, "name")
+    await workspace.save()
+    await audit.record(
+        ctx.principal,
+        "workspace.renamed",
+        "workspace",
+        workspace.id,
+        {"from": old, "to": workspace.name},
+        workspace_id=workspace.id,
+    )
+    return workspace

@@ -1,0 +1,48 @@
+"""GraphQL schema: thin mapping from GraphQL to resolvers, errors to payloads."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+
+from engine.errors import DomainError
+from schema.mutations import Mutation
+from schema.queries import Query
+from schema.subscriptions import Subscription
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    """Mask only crashes: syntax, validation and domain errors name the problem."""
+    original = error.original_error
+    return original is not None and not isinstance(original, DomainError | GraphQLError)
+
+
+def build_schema(
+    *,
+    mask_errors: bool,
+    introspection: bool,
+    max_depth: int = 12,
+    max_aliases: int = 30,
+    max_tokens: int = 2000,
+) -> strawberry.Schema:
+    extensions = [
+        MaxTokensLimiter(max_token_count=max_tokens),
+        MaxAliasesLimiter(max_alias_count=max_aliases),
+        QueryDepthLimiter(max_depth=max_depth),
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection())
+    if mask_errors:
+        extensions.append(
+            MaskErrors(should_mask_error=_is_unexpected, error_message="Internal server error.")
+        )
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )

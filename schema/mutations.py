@@ -1,0 +1,210 @@
+"""Mutation root: account setup. Every mutation returns a payload with userErrors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from resolvers import auth, keys, locations, members, properties, workspaces
+from schema.errors import UserError, attempt
+from schema.types import ApiKey, Invitation, Location, Platform, Property, Role, Workspace
+
+
+@strawberry.input
+class CreateWorkspaceInput:
+    name: str
+    timezone: str = "UTC"
+
+
+@strawberry.input
+class CreateLocationInput:
+    name: str
+    code: str = strawberry.field(description="Outlet code used in URLs: a-z, 0-9 and dashes.")
+    timezone: str | None = None
+
+
+@strawberry.input
+class CreatePropertyInput:
+    name: str
+    platform: Platform = Platform.WEB
+    location_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class IssueApiKeyInput:
+    name: str
+    scopes: list[str] | None = strawberry.field(
+        default=None, description="read, write, track, approve, admin; all when omitted."
+    )
+
+
+@strawberry.type
+class WorkspacePayload:
+    workspace: Workspace | None = None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class LocationPayload:
+    location: Location | None = None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class PropertyPayload:
+    property: Property | None = None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class IssueApiKeyPayload:
+    api_key: ApiKey | None = None
+    key: str | None = strawberry.field(
+        default=None, description="The full key. Shown only in this response; store it now."
+    )
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class ApiKeyPayload:
+    api_key: ApiKey | None = None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class InviteUserPayload:
+    invitation: Invitation | None = None
+    invite_url: str | None = strawberry.field(
+        default=None, description="The accept link, also emailed. Shown only here."
+    )
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class SessionPayload:
+    token: str | None = None
+    expires_at: datetime | None = None
+    workspace_id: strawberry.ID | None = None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class OkPayload:
+    ok: bool
+    user_errors: list[UserError]
+
+
+def _ctx(info: strawberry.Info):
+    return info.context.caller()
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def create_workspace(
+        self, info: strawberry.Info, input: CreateWorkspaceInput
+    ) -> WorkspacePayload:
+        doc, errors = await attempt(
+            workspaces.create_workspace(_ctx(info), input.name, input.timezone), "input."
+        )
+        return WorkspacePayload(workspace=Workspace.of(doc) if doc else None, user_errors=errors)
+
+    @strawberry.mutation
+    async def rename_workspace(
+        self, info: strawberry.Info, id: strawberry.ID, name: str
+    ) -> WorkspacePayload:
+        doc, errors = await attempt(workspaces.rename_workspace(_ctx(info), id, name))
+        return WorkspacePayload(workspace=Workspace.of(doc) if doc else None, user_errors=errors)
+
+    @strawberry.mutation
+    async def create_location(
+        self, info: strawberry.Info, input: CreateLocationInput
+    ) -> LocationPayload:
+        doc, errors = await attempt(
+            locations.create_location(_ctx(info), input.name, input.code, input.timezone),
+            "input.",
+        )
+        return LocationPayload(location=Location.of(doc) if doc else None, user_errors=errors)
+
+    @strawberry.mutation
+    async def rename_location(
+        self, info: strawberry.Info, id: strawberry.ID, name: str
+    ) -> LocationPayload:
+        doc, errors = await attempt(locations.rename_location(_ctx(info), id, name))
+        return LocationPayload(location=Location.of(doc) if doc else None, user_errors=errors)
+
+    @strawberry.mutation
+    async def create_property(
+        self, info: strawberry.Info, input: CreatePropertyInput
+    ) -> PropertyPayload:
+        doc, errors = await attempt(
+            properties.create_property(
+                _ctx(info), input.name, input.platform.value, input.location_id
+            ),
+            "input.",
+        )
+        return PropertyPayload(property=Property.of(doc) if doc else None, user_errors=errors)
+
+    @strawberry.mutation
+    async def rename_property(
+        self, info: strawberry.Info, id: strawberry.ID, name: str
+    ) -> PropertyPayload:
+        doc, errors = await attempt(properties.rename_property(_ctx(info), id, name))
+        return PropertyPayload(property=Property.of(doc) if doc else None, user_errors=errors)
+
+    @strawberry.mutation(description="Issue a secret API key; the key is shown once.")
+    async def issue_api_key(
+        self, info: strawberry.Info, input: IssueApiKeyInput
+    ) -> IssueApiKeyPayload:
+        result, errors = await attempt(
+            keys.issue_secret_key(_ctx(info), input.name, input.scopes), "input."
+        )
+        if result is None:
+            return IssueApiKeyPayload(user_errors=errors)
+        doc, plaintext = result
+        return IssueApiKeyPayload(api_key=ApiKey.of(doc), key=plaintext, user_errors=[])
+
+    @strawberry.mutation(description="Issue a write key for a property; the key is shown once.")
+    async def issue_write_key(
+        self, info: strawberry.Info, property_id: strawberry.ID, name: str
+    ) -> IssueApiKeyPayload:
+        result, errors = await attempt(keys.issue_write_key(_ctx(info), property_id, name))
+        if result is None:
+            return IssueApiKeyPayload(user_errors=errors)
+        doc, plaintext = result
+        return IssueApiKeyPayload(api_key=ApiKey.of(doc), key=plaintext, user_errors=[])
+
+    @strawberry.mutation
+    async def revoke_api_key(self, info: strawberry.Info, id: strawberry.ID) -> ApiKeyPayload:
+        doc, errors = await attempt(keys.revoke_key(_ctx(info), id))
+        return ApiKeyPayload(api_key=ApiKey.of(doc) if doc else None, user_errors=errors)
+
+    @strawberry.mutation(description="Invite someone to this organization; emails the link.")
+    async def invite_user(self, info: strawberry.Info, email: str, role: Role) -> InviteUserPayload:
+        result, errors = await attempt(members.invite_user(_ctx(info), email, role.value))
+        if result is None:
+            return InviteUserPayload(user_errors=errors)
+        invitation, url = result
+        return InviteUserPayload(
+            invitation=Invitation.of(invitation), invite_url=url, user_errors=[]
+        )
+
+    @strawberry.mutation(description="A session token for another workspace the user may use.")
+    async def switch_workspace(
+        self, info: strawberry.Info, workspace_id: strawberry.ID
+    ) -> SessionPayload:
+        session, errors = await attempt(auth.switch_workspace(_ctx(info), workspace_id))
+        if session is None:
+            return SessionPayload(user_errors=errors)
+        return SessionPayload(
+            token=session.token,
+            expires_at=session.expires_at,
+            workspace_id=strawberry.ID(str(session.principal.workspace_id)),
+            user_errors=[],
+        )
+
+    @strawberry.mutation(description="Revoke every session token of the calling user.")
+    async def logout_everywhere(self, info: strawberry.Info) -> OkPayload:
+        _, errors = await attempt(auth.logout_everywhere(_ctx(info)))
+        return OkPayload(ok=not errors, user_errors=errors)

@@ -1,0 +1,18 @@
+"""Subscription root: live streams over graphql-transport-ws."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from resolvers import audit
+from schema.types import AuditEntry
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="Each new audit entry of this workspace, as it happens.")
+    async def audit_log(self, info: strawberry.Info) -> AsyncGenerator[AuditEntry, None]:
+        async for entry in audit.watch(info.context.caller()):
+            yield AuditEntry.of(entry)

@@ -1,0 +1,1 @@
+"""Dramatiq broker setup and actors; actors are small and call resolvers."""
