@@ -40,4 +40,3 @@ class Conflict(DomainError):
 
 class Unauthenticated(DomainError):
     code = "UNAUTHENTICATED"
-

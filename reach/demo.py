@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
 from pathlib import Path
 
 from reach.settings import Settings
@@ -19,7 +18,15 @@ async def ensure_demo(settings: Settings) -> Path | None:
             print(f"Demo credentials (from first start): {path}", flush=True)
         return None
     demo = await bootstrap.create_demo_workspace()
-    data = {**asdict(demo), "graphql_url": settings.graphql_url}
+    data = {
+        "organization_id": demo.organization_id,
+        "workspace_id": demo.workspace_id,
+        "secret_key": demo.secret_key,
+        "write_key": demo.write_key,
+        "graphql_url": settings.graphql_url,
+        "owner_email": demo.owner_email,
+        "owner_password": demo.owner_password,
+    }
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -36,8 +43,7 @@ async def ensure_demo(settings: Settings) -> Path | None:
                 f"  dashboard login  {demo.owner_email} / {demo.owner_password}",
                 f"  graphql_url      {settings.graphql_url}",
                 f"  saved to         {path}",
-                "In GraphiQL set the header:  "
-                f'{{"Authorization": "Bearer {demo.secret_key}"}}',
+                f'In GraphiQL set the header:  {{"Authorization": "Bearer {demo.secret_key}"}}',
                 "",
             ]
         ),

@@ -32,9 +32,7 @@ class ReachGraphQL(GraphQL):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             request = Request(scope, receive)
-            wants_ide = request.method == "GET" and "text/html" in request.headers.get(
-                "accept", ""
-            )
+            wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
             if not wants_ide:
                 try:
                     principal = await authenticate(
@@ -58,7 +56,9 @@ class ReachGraphQL(GraphQL):
         params = context.connection_params or {}
         header = params.get("authorization") or params.get("Authorization")
         try:
-            principal = await authenticate(parse_authorization(header if isinstance(header, str) else None))
+            principal = await authenticate(
+                parse_authorization(header if isinstance(header, str) else None)
+            )
         except DomainError as error:
             raise ConnectionRejectionError({"message": error.message}) from error
         if reason := _graphql_allowed(principal):

@@ -145,16 +145,20 @@ def issue_session(user: User, workspace: Workspace, role: str) -> Session:
 async def _first_workspace(user: User) -> tuple[Workspace, str] | None:
     memberships = await Membership.find({"user_id": user.id}).sort("_id").to_list()
     for membership in memberships:
-        workspace = await Workspace.find({"organization_id": membership.organization_id}).sort(
-            "_id"
-        ).first_or_none()
+        workspace = (
+            await Workspace.find({"organization_id": membership.organization_id})
+            .sort("_id")
+            .first_or_none()
+        )
         if workspace:
             return workspace, membership.role
         link = await AgencyLink.find_one({"agency_organization_id": membership.organization_id})
         if link:
-            workspace = await Workspace.find(
-                {"organization_id": link.client_organization_id}
-            ).sort("_id").first_or_none()
+            workspace = (
+                await Workspace.find({"organization_id": link.client_organization_id})
+                .sort("_id")
+                .first_or_none()
+            )
             if workspace:
                 return workspace, membership.role
     return None

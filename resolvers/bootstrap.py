@@ -1,4 +1,4 @@
-"""First start: create a demo organization, workspace, property, keys and owner."""
+"""Provision an organization with a workspace, property, keys and an owner (demo, CLI, tests)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ from documents.user import Membership, User
 from documents.workspace import Property, Workspace
 from engine.access import Permission, Role
 from engine.keys import SECRET_PREFIX, WRITE_PREFIX, new_key
+from engine.names import check_password, clean_email, clean_name
 from resolvers.passwords import hash_password
 
 
 @dataclass
-class DemoCredentials:
+class Provisioned:
     organization_id: str
     workspace_id: str
+    property_id: str
     secret_key: str
     write_key: str
     owner_email: str
@@ -28,40 +30,59 @@ async def database_is_empty() -> bool:
     return await Organization.find_one({}) is None
 
 
-async def create_demo_workspace() -> DemoCredentials:
-    organization = await Organization(name="Demo Brand").insert()
-    workspace = await Workspace(organization_id=organization.id, name="Demo").insert()
-    prop = await Property(workspace_id=workspace.id, name="Demo website", platform="web").insert()
+async def provision(
+    organization_name: str,
+    owner_email: str,
+    owner_password: str | None = None,
+    *,
+    workspace_name: str = "Main",
+    kind: str = "brand",
+) -> Provisioned:
+    """A new organization whose owner can log in, with a workspace ready for data."""
+    password = check_password(owner_password or secrets.token_urlsafe(12), "password")
+    organization = await Organization(
+        name=clean_name(organization_name, "name"), kind=kind
+    ).insert()
+    owner = await User(
+        email=clean_email(owner_email, "email"),
+        name="Owner",
+        password_hash=await hash_password(password),
+    ).insert()
+    await Membership(organization_id=organization.id, user_id=owner.id, role=Role.OWNER).insert()
+    workspace = await Workspace(
+        organization_id=organization.id, name=clean_name(workspace_name, "name")
+    ).insert()
+    prop = await Property(workspace_id=workspace.id, name="Website", platform="web").insert()
     secret, write = new_key(SECRET_PREFIX), new_key(WRITE_PREFIX)
     await ApiKey(
         workspace_id=workspace.id,
         kind="secret",
-        name="Demo secret key",
+        name="Initial secret key",
         prefix=secret.prefix,
         key_hash=secret.hash,
         scopes=[p.value for p in Permission],
-        created_by="reach serve",
+        created_by="provisioning",
     ).insert()
     await ApiKey(
         workspace_id=workspace.id,
         kind="write",
-        name="Demo website write key",
+        name="Website write key",
         prefix=write.prefix,
         key_hash=write.hash,
         scopes=[Permission.TRACK.value],
         property_id=prop.id,
-        created_by="reach serve",
+        created_by="provisioning",
     ).insert()
-    password = secrets.token_urlsafe(12)
-    owner = await User(
-        email="demo@reach.local", name="Demo Owner", password_hash=await hash_password(password)
-    ).insert()
-    await Membership(organization_id=organization.id, user_id=owner.id, role=Role.OWNER).insert()
-    return DemoCredentials(
+    return Provisioned(
         organization_id=str(organization.id),
         workspace_id=str(workspace.id),
+        property_id=str(prop.id),
         secret_key=secret.plaintext,
         write_key=write.plaintext,
         owner_email=owner.email,
         owner_password=password,
     )
+
+
+async def create_demo_workspace() -> Provisioned:
+    return await provision("Demo Brand", "demo@reach.local", workspace_name="Demo")

@@ -25,9 +25,9 @@ async def issue_secret_key(
     ctx.require(Permission.ADMIN)
     known, unknown = parse_scopes(scopes if scopes is not None else list(Permission))
     if unknown:
+        known_names = ", ".join(p.value for p in Permission)
         raise InvalidInput(
-            f"Unknown scopes: {', '.join(unknown)}. Known: {', '.join(p.value for p in Permission)}.",
-            field="scopes",
+            f"Unknown scopes: {', '.join(unknown)}. Known: {known_names}.", field="scopes"
         )
     if not known:
         raise InvalidInput("A key needs at least one scope.", field="scopes")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from documents.workspace import Workspace
-from engine.access import Permission
+from engine.access import Permission, permissions_for_role
 from engine.errors import Forbidden, NotFound
 from engine.names import clean_name, clean_timezone
 from resolvers import audit
 from resolvers.auth import role_in_workspace
 from resolvers.context import RequestContext, parse_id
 from resolvers.pagination import Page, paginate
-from engine.access import permissions_for_role
 
 
 async def current(ctx: RequestContext) -> Workspace:

@@ -32,16 +32,19 @@ def build_schema(
     max_aliases: int = 30,
     max_tokens: int = 2000,
 ) -> strawberry.Schema:
-    extensions = [
-        MaxTokensLimiter(max_token_count=max_tokens),
-        MaxAliasesLimiter(max_alias_count=max_aliases),
-        QueryDepthLimiter(max_depth=max_depth),
+    # Factories, not instances: Strawberry builds fresh extensions per request.
+    extensions: list = [
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: QueryDepthLimiter(max_depth=max_depth),
     ]
     if not introspection:
-        extensions.append(DisableIntrospection())
+        extensions.append(DisableIntrospection)
     if mask_errors:
         extensions.append(
-            MaskErrors(should_mask_error=_is_unexpected, error_message="Internal server error.")
+            lambda: MaskErrors(
+                should_mask_error=_is_unexpected, error_message="Internal server error."
+            )
         )
     return strawberry.Schema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from resolvers import auth, keys, locations, members, properties, workspaces
+from resolvers import auth, keys, locations, members, organizations, properties, workspaces
 from schema.errors import UserError, attempt
 from schema.types import ApiKey, Invitation, Location, Platform, Property, Role, Workspace
 
@@ -207,4 +207,22 @@ class Mutation:
     @strawberry.mutation(description="Revoke every session token of the calling user.")
     async def logout_everywhere(self, info: strawberry.Info) -> OkPayload:
         _, errors = await attempt(auth.logout_everywhere(_ctx(info)))
+        return OkPayload(ok=not errors, user_errors=errors)
+
+    @strawberry.mutation(description="Owner only: let an agency organization act in this one.")
+    async def grant_agency_access(
+        self, info: strawberry.Info, agency_organization_id: strawberry.ID
+    ) -> OkPayload:
+        _, errors = await attempt(
+            organizations.grant_agency_access(_ctx(info), agency_organization_id)
+        )
+        return OkPayload(ok=not errors, user_errors=errors)
+
+    @strawberry.mutation(description="Owner only: withdraw an agency's access.")
+    async def revoke_agency_access(
+        self, info: strawberry.Info, agency_organization_id: strawberry.ID
+    ) -> OkPayload:
+        _, errors = await attempt(
+            organizations.revoke_agency_access(_ctx(info), agency_organization_id)
+        )
         return OkPayload(ok=not errors, user_errors=errors)

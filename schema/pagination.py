@@ -34,7 +34,9 @@ class Connection(Generic[NodeT]):
 
 
 def connection(page: Page, convert: Callable[[Any], Any]) -> Any:
-    edges = [Edge(cursor=c, node=convert(item)) for item, c in zip(page.items, page.cursors, strict=True)]
+    edges = [
+        Edge(cursor=c, node=convert(item)) for item, c in zip(page.items, page.cursors, strict=True)
+    ]
     return Connection(
         edges=edges,
         page_info=PageInfo(

@@ -13,6 +13,6 @@ from schema.types import AuditEntry
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="Each new audit entry of this workspace, as it happens.")
-    async def audit_log(self, info: strawberry.Info) -> AsyncGenerator[AuditEntry, None]:
+    async def audit_log(self, info: strawberry.Info) -> AsyncGenerator[AuditEntry]:
         async for entry in audit.watch(info.context.caller()):
             yield AuditEntry.of(entry)

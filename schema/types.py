@@ -96,7 +96,9 @@ class ApiKey:
     id: strawberry.ID
     kind: ApiKeyKind
     name: str
-    prefix: str = strawberry.field(description="The key's first characters; the rest is never shown again.")
+    prefix: str = strawberry.field(
+        description="The key's first characters; the rest is never shown again."
+    )
     scopes: list[str]
     property_id: strawberry.ID | None
     created_by: str

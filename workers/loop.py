@@ -32,7 +32,9 @@ class LoopThread:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="reach-loop", daemon=True)
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="reach-loop", daemon=True
+        )
 
     def start(self) -> asyncio.AbstractEventLoop:
         self._thread.start()

@@ -14,9 +14,12 @@ class BodyLimitMiddleware:
     upload or a lying header cannot get past the limit.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, drain_bytes: int = 32_000_000) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Read (and drop) up to this much of a rejected body, so the client, still
+        # sending, gets to read the 413 instead of a connection reset.
+        self.drain_bytes = drain_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -26,6 +29,7 @@ class BodyLimitMiddleware:
         if declared is not None:
             try:
                 if int(declared) > self.max_bytes:
+                    await self._drain(receive, 0, more=True)
                     await self._reject(send)
                     return
             except ValueError:
@@ -39,6 +43,7 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
+                await self._drain(receive, size, more=message.get("more_body", False))
                 await self._reject(send)
                 return
             chunks.append(chunk)
@@ -55,6 +60,14 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _drain(self, receive: Receive, seen: int, *, more: bool) -> None:
+        while more and seen < self.drain_bytes:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            seen += len(message.get("body", b""))
+            more = message.get("more_body", False)
 
     async def _reject(self, send: Send) -> None:
         await self._respond(

@@ -1,0 +1,70 @@
+"""Helpers for tests: GraphQL calls, tenants, waiting for background work."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from resolvers.bootstrap import Provisioned, provision
+
+
+class Client:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def raw(self, token: str | None, query: str, variables: dict | None = None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    async def gql(self, token: str, query: str, variables: dict | None = None) -> dict[str, Any]:
+        """Data of a successful call; fails the test on HTTP or GraphQL errors."""
+        response = await self.raw(token, query, variables)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    async def errors(self, token: str, query: str, variables: dict | None = None) -> list[dict]:
+        response = await self.raw(token, query, variables)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body.get("errors"), body
+        return body["errors"]
+
+    async def login(self, email: str, password: str, workspace_id: str | None = None) -> str:
+        payload = {"email": email, "password": password}
+        if workspace_id:
+            payload["workspaceId"] = workspace_id
+        response = await self.http.post("/auth/login", json=payload)
+        assert response.status_code == 200, response.text
+        return response.json()["token"]
+
+
+def unique_email(tag: str = "user") -> str:
+    return f"{tag}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+async def new_tenant(name: str = "Brand", **kwargs: Any) -> Provisioned:
+    return await provision(
+        f"{name} {uuid.uuid4().hex[:6]}", unique_email("owner"), "correct horse battery", **kwargs
+    )
+
+
+async def eventually[T](
+    probe: Callable[[], Awaitable[T | None]], timeout: float = 20.0, interval: float = 0.05
+) -> T:
+    """Poll until `probe` returns something truthy (background work done) or time out."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)

@@ -1,0 +1,97 @@
+"""Hardening: depth, alias and token limits, malformed queries, body size, masking, introspection."""
+
+from __future__ import annotations
+
+import json
+
+from schema import build_schema
+from schema.context import GraphQLContext
+from tests.helpers import new_tenant
+
+
+async def test_malformed_graphql_names_the_problem(api, services):
+    tenant = await new_tenant()
+    errors = await api.errors(tenant.secret_key, "{ viewer { kind ")
+    assert "Syntax Error" in errors[0]["message"]
+    errors = await api.errors(tenant.secret_key, "{ viewer { nope } }")
+    assert "Cannot query field 'nope'" in errors[0]["message"]
+    response = await api.http.post(
+        "/graphql",
+        content=b"{not json",
+        headers={
+            "Authorization": f"Bearer {tenant.secret_key}",
+            "content-type": "application/json",
+        },
+    )
+    assert response.status_code == 400
+    assert "JSON" in response.text
+
+
+async def test_alias_and_token_limits(api, services):
+    tenant = await new_tenant()
+    aliases = " ".join(f"a{i}: viewer {{ kind }}" for i in range(31))
+    errors = await api.errors(tenant.secret_key, "{ %s }" % aliases)
+    assert "aliases" in errors[0]["message"]
+
+    tokens = "{ viewer { " + " ".join(["kind"] * 2100) + " } }"
+    errors = await api.errors(tenant.secret_key, tokens)
+    assert "token" in errors[0]["message"].lower()
+
+
+async def test_query_depth_limit_applies(services):
+    """Depth counts from the root field: locations(0) edges(1) node(2) id(3)."""
+    schema = build_schema(mask_errors=False, introspection=True, max_depth=2)
+    result = await schema.execute(
+        "{ locations { edges { node { id } } } }", context_value=GraphQLContext(None, None)
+    )
+    assert result.errors and "exceeds maximum operation depth of 2" in result.errors[0].message
+
+
+async def test_oversized_bodies_get_413(api, services, settings):
+    tenant = await new_tenant()
+    headers = {"Authorization": f"Bearer {tenant.secret_key}", "content-type": "application/json"}
+    big = json.dumps(
+        {"query": "{ viewer { kind } }", "variables": {"x": "y" * settings.max_body_bytes}}
+    )
+    response = await api.http.post("/graphql", content=big, headers=headers)
+    assert response.status_code == 413
+    assert "too large" in response.json()["errors"][0]["message"]
+
+    async def chunks():  # no Content-Length: the limit counts what arrives
+        for _ in range(10):
+            yield b" " * (settings.max_body_bytes // 5)
+
+    response = await api.http.post("/graphql", content=chunks(), headers=headers)
+    assert response.status_code == 413
+    # The service is fine afterwards.
+    assert (await api.gql(tenant.secret_key, "{ viewer { kind } }"))["viewer"]["kind"]
+
+
+async def test_unexpected_errors_are_masked_in_production(services):
+    """An execution without a resolved caller is a server bug: clients see no detail."""
+    query = "{ viewer { kind } }"
+    production = build_schema(mask_errors=True, introspection=False)
+    result = await production.execute(query, context_value=GraphQLContext(None, None))
+    assert [e.message for e in result.errors] == ["Internal server error."]
+    development = build_schema(mask_errors=False, introspection=True)
+    result = await development.execute(query, context_value=GraphQLContext(None, None))
+    assert "unauthenticated" in result.errors[0].message
+
+
+async def test_introspection_is_configurable(services):
+    query = "{ __schema { queryType { name } } }"
+    on = build_schema(mask_errors=False, introspection=True)
+    assert (await on.execute(query)).data == {"__schema": {"queryType": {"name": "Query"}}}
+    off = build_schema(mask_errors=True, introspection=False)
+    result = await off.execute(query)
+    assert result.errors and "introspection" in result.errors[0].message.lower()
+
+
+async def test_health_and_metrics(api, services):
+    response = await api.http.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "mongodb": "ok", "redis": "ok"}
+    await api.http.post("/graphql", json={"query": "{ viewer { kind } }"})
+    text = (await api.http.get("/metrics")).text
+    assert 'reach_http_requests_total{method="POST",route="/graphql",status="401"}' in text
+    assert 'reach_queue_depth{queue="system"}' in text
