@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint contracts pytest worker clean
+.PHONY: run test lint contracts pytest worker bench clean
 
 run: $(STAMP)
 	$(VENV)/bin/reach serve
@@ -23,6 +23,9 @@ pytest: $(STAMP)
 
 worker: $(STAMP)
 	$(VENV)/bin/reach worker
+
+bench: $(STAMP)
+	$(PY) -m bench.auth
 
 # A virtual environment on a Python 3.13 found by scripts/find-python, rebuilt
 # whenever pyproject.toml changes.

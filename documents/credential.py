@@ -15,6 +15,8 @@ KeyKind = Literal["secret", "write"]
 
 class ApiKey(TenantDocument):
     kind: KeyKind
+    # Copied from the workspace so that authenticating a key is one round trip.
+    organization_id: PydanticObjectId
     name: str
     # The first characters of the key, enough to recognise it in a list.
     prefix: str

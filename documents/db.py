@@ -27,9 +27,11 @@ DOCUMENT_MODELS = [
 ]
 
 
-async def connect(uri: str, database: str) -> AsyncMongoClient:
+async def connect(uri: str, database: str, event_listeners: list | None = None) -> AsyncMongoClient:
     """Open a client, bind every document class to `database` and create indexes."""
-    client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, uuidRepresentation="standard")
+    client: AsyncMongoClient = AsyncMongoClient(
+        uri, tz_aware=True, uuidRepresentation="standard", event_listeners=event_listeners or []
+    )
     await init_beanie(database=client[database], document_models=DOCUMENT_MODELS)
     return client
 

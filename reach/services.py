@@ -41,9 +41,14 @@ class Services:
 
 
 async def open_services(
-    settings: Settings, mongodb_uri: str, redis_url: str, *, run_worker: bool
+    settings: Settings,
+    mongodb_uri: str,
+    redis_url: str,
+    *,
+    run_worker: bool,
+    mongo_listeners: list | None = None,
 ) -> Services:
-    mongo = await db.connect(mongodb_uri, settings.mongodb_db)
+    mongo = await db.connect(mongodb_uri, settings.mongodb_db, mongo_listeners)
     redis = Redis.from_url(redis_url)
     broker = broker_setup.setup(redis_url)
     runtime.configure(

@@ -51,9 +51,6 @@ async def _authenticate_key(token: str, kind: str) -> Principal:
     key = await ApiKey.find_one({"key_hash": hash_secret(token), "kind": kind, "revoked_at": None})
     if key is None:
         raise Unauthenticated("Invalid or revoked API key.")
-    workspace = await Workspace.get(key.workspace_id)
-    if workspace is None:
-        raise Unauthenticated("Invalid or revoked API key.")
     now = datetime.now(UTC)
     if key.last_used_at is None or now - key.last_used_at > _LAST_USED_GRANULARITY:
         await ApiKey.find_one({"_id": key.id}).update({"$set": {"last_used_at": now}})
@@ -63,8 +60,8 @@ async def _authenticate_key(token: str, kind: str) -> Principal:
         permissions = frozenset(Permission(s) for s in key.scopes if s in Permission)
     return Principal(
         kind=f"{kind}_key",
-        workspace_id=workspace.id,
-        organization_id=workspace.organization_id,
+        workspace_id=key.workspace_id,
+        organization_id=key.organization_id,
         permissions=permissions,
         label=f"{key.name} ({key.prefix}…)",
         key_id=key.id,

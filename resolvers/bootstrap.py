@@ -56,6 +56,7 @@ async def provision(
     secret, write = new_key(SECRET_PREFIX), new_key(WRITE_PREFIX)
     await ApiKey(
         workspace_id=workspace.id,
+        organization_id=organization.id,
         kind="secret",
         name="Initial secret key",
         prefix=secret.prefix,
@@ -65,6 +66,7 @@ async def provision(
     ).insert()
     await ApiKey(
         workspace_id=workspace.id,
+        organization_id=organization.id,
         kind="write",
         name="Website write key",
         prefix=write.prefix,

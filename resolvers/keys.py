@@ -53,6 +53,7 @@ async def _issue(
     generated = new_key(prefix)
     key = ApiKey(
         workspace_id=ctx.workspace_id,
+        organization_id=ctx.principal.organization_id,
         kind=kind,
         name=clean_name(name, "name"),
         prefix=generated.prefix,
