@@ -13,6 +13,7 @@ import threading
 from contextlib import ExitStack
 from pathlib import Path
 
+from reach import logs
 from reach.settings import Settings
 
 log = logging.getLogger("reach")
@@ -79,6 +80,7 @@ def serve(settings: Settings) -> None:
             log_level="info",
             ws="websockets-sansio",
             timeout_graceful_shutdown=10,
+            log_config=None,  # uvicorn's loggers propagate to our root handler
         )
         server = uvicorn.Server(config)
         # uvicorn shuts down gracefully, then re-raises the signal it caught: turn
@@ -143,7 +145,6 @@ def main(argv: list[str] | None = None) -> None:
     worker_cmd.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     overrides = {}
     if getattr(args, "host", None):
         overrides["host"] = args.host
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         settings.session_secret()
     except Exception as error:
         sys.exit(f"Configuration error: {error}")
+    logs.configure(json_lines=settings.production)
     if args.command == "serve":
         serve(settings)
     else:

@@ -140,3 +140,22 @@ async def test_smtp_outage_is_retried_and_recorded(api, services):
         lambda: OutboundMessage.find_one({"idempotency_key": key, "status": "sent"}), timeout=30
     )
     assert sent.provider == "sandbox"
+
+
+async def test_existing_user_confirms_their_password_to_join(api, services):
+    home, other = await new_tenant("Home"), await new_tenant("Other")
+    data = await api.gql(other.secret_key, INVITE, {"email": home.owner_email, "role": "APPROVER"})
+    token = _token(data["inviteUser"]["inviteUrl"])
+    wrong = await api.http.post(
+        "/auth/accept-invitation", json={"token": token, "password": "not my password"}
+    )
+    assert wrong.status_code == 400 and wrong.json()["error"]["field"] == "password"
+    joined = await api.http.post(
+        "/auth/accept-invitation", json={"token": token, "password": home.owner_password}
+    )
+    assert joined.status_code == 200 and joined.json()["workspaceId"] == other.workspace_id
+    # The same login now reaches both organizations, each with its own role.
+    mine = await api.login(home.owner_email, home.owner_password, home.workspace_id)
+    theirs = await api.login(home.owner_email, home.owner_password, other.workspace_id)
+    assert (await api.gql(mine, "{ viewer { role } }"))["viewer"]["role"] == "OWNER"
+    assert (await api.gql(theirs, "{ viewer { role } }"))["viewer"]["role"] == "APPROVER"
