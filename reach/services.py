@@ -50,7 +50,7 @@ async def open_services(
 ) -> Services:
     mongo = await db.connect(mongodb_uri, settings.mongodb_db, mongo_listeners)
     redis = Redis.from_url(redis_url)
-    broker = broker_setup.setup(redis_url)
+    broker = broker_setup.setup(redis_url, namespace=settings.queue_namespace)
     runtime.configure(
         runtime.Runtime(
             mongo=mongo,

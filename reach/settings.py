@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # `reach worker` processes instead.
     embedded_worker: bool | None = None
     worker_threads: int = 4
+    # Prefix of the job queues' Redis keys; separate deployments sharing a Redis differ here.
+    queue_namespace: str = "reach"
 
     # GraphQL hardening.
     introspection: bool | None = None

@@ -61,6 +61,7 @@ def settings(data_dir: Path) -> Settings:
         data_dir=data_dir,
         port=port,
         mongodb_db=f"reach_test_{uuid.uuid4().hex[:10]}",
+        queue_namespace=f"reach_test_{uuid.uuid4().hex[:10]}",
         secret_key="test-session-secret",
         worker_threads=2,
         demo=False,

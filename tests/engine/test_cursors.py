@@ -32,9 +32,17 @@ def assert_invalid_cursor(cursor: str, field: str = "after") -> None:
 
 
 @FAST
-@given(st.text())
+@given(st.text(max_size=25))
 def test_round_trip_arbitrary_text(position: str) -> None:
+    # Positions are short sort keys (ids); cursors longer than MAX_CURSOR_LENGTH are refused.
     assert decode_cursor(encode_cursor(position)) == position
+
+
+def test_overlong_cursors_are_invalid() -> None:
+    cursor = encode_cursor("x" * 1000)
+    with pytest.raises(InvalidInput) as error:
+        decode_cursor(cursor)
+    assert error.value.code == "INVALID_CURSOR"
 
 
 @FAST
