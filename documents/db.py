@@ -6,7 +6,9 @@ from beanie import init_beanie
 from pymongo import AsyncMongoClient
 
 from documents.audit import AuditEntry
+from documents.contact import Contact, ContactAlias, CustomField
 from documents.credential import ApiKey
+from documents.event import Event
 from documents.message import OutboundMessage
 from documents.organization import AgencyLink, Organization
 from documents.user import Invitation, Membership, User
@@ -24,6 +26,10 @@ DOCUMENT_MODELS = [
     ApiKey,
     AuditEntry,
     OutboundMessage,
+    Contact,
+    ContactAlias,
+    CustomField,
+    Event,
 ]
 
 

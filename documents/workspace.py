@@ -12,6 +12,8 @@ class Workspace(TimestampedDocument):
     organization_id: PydanticObjectId
     name: str
     timezone: str = "UTC"
+    # ISO 3166 country assumed for phone numbers written without a country code.
+    default_country: str | None = None
 
     class Settings:
         name = "workspaces"

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from reach import auth_routes
+from reach import auth_routes, imports_http, tracking, webhooks
 from reach.graphql_view import ReachGraphQL
 from reach.http.limits import BodyLimitMiddleware
 from reach.http.metrics import Metrics, MetricsMiddleware
@@ -89,6 +89,9 @@ def create_app(
         Route("/auth/accept-invitation", auth_routes.accept_invitation, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/metrics", metrics_endpoint),
+        *tracking.routes,
+        *imports_http.routes,
+        *webhooks.routes,
     ]
     return Starlette(
         routes=routes,

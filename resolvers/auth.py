@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from beanie import PydanticObjectId
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -209,3 +212,33 @@ async def logout_everywhere(ctx: RequestContext) -> None:
     if ctx.principal.user_id is None:
         raise Forbidden("Only dashboard users have sessions.")
     await User.find_one({"_id": ctx.principal.user_id}).update({"$inc": {"token_version": 1}})
+
+
+async def authenticate_tracking(authorization: str | None, body_write_key: Any) -> Principal:
+    """Tracking API credentials, as Segment's SDKs send them: the write key as the HTTP
+    basic-auth username (empty password), or `writeKey` in the body; a secret key works
+    as basic-auth username or bearer token too."""
+    token = None
+    if authorization:
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                token = base64.b64decode(value.strip(), validate=True).decode().partition(":")[0]
+            except (binascii.Error, UnicodeDecodeError) as error:
+                raise Unauthenticated("Malformed basic-auth header.") from error
+        elif scheme.lower() == "bearer":
+            token = value.strip()
+        else:
+            raise Unauthenticated("Unsupported Authorization scheme: use Basic or Bearer.")
+    elif isinstance(body_write_key, str):
+        token = body_write_key
+    if not token:
+        raise Unauthenticated(
+            "Missing write key: send it as the basic-auth username or as writeKey in the body."
+        )
+    if token_kind(token) == "session":
+        raise Unauthenticated("The tracking API takes a write key or a secret key.")
+    principal = await authenticate(token)
+    if not principal.can(Permission.TRACK):
+        raise Forbidden("This key may not send tracking data (it lacks the 'track' scope).")
+    return principal

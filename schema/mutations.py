@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from resolvers import auth, keys, locations, members, organizations, properties, workspaces
+from schema.contacts import ContactMutations
 from schema.errors import UserError, attempt
 from schema.types import ApiKey, Invitation, Location, Platform, Property, Role, Workspace
 
@@ -100,7 +101,7 @@ def _ctx(info: strawberry.Info):
 
 
 @strawberry.type
-class Mutation:
+class Mutation(ContactMutations):
     @strawberry.mutation
     async def create_workspace(
         self, info: strawberry.Info, input: CreateWorkspaceInput

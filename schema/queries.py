@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import audit, keys, locations, members, properties, workspaces
+from schema.contacts import ContactQueries
 from schema.pagination import Connection, connection
 from schema.types import (
     ApiKey,
@@ -20,7 +21,7 @@ from schema.types import (
 
 
 @strawberry.type
-class Query:
+class Query(ContactQueries):
     @strawberry.field(description="Who the credentials belong to and what they may do.")
     def viewer(self, info: strawberry.Info) -> Viewer:
         p = info.context.caller().principal

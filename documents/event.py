@@ -1,0 +1,42 @@
+"""Events: immutable, as received, deduplicated on message_id per workspace."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from beanie import PydanticObjectId
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from documents.base import TenantDocument
+
+
+class Event(TenantDocument):
+    contact_id: PydanticObjectId
+    type: str
+    message_id: str
+    event: str | None = None
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    previous_id: str | None = None
+    group_id: str | None = None
+    properties: dict[str, Any] = {}
+    traits: dict[str, Any] = {}
+    context: dict[str, Any] = {}
+    timestamp: datetime
+    sent_at: datetime | None = None
+    received_at: datetime
+    location_id: str | None = None
+    source: str = "api"
+
+    class Settings:
+        name = "events"
+        indexes = [
+            IndexModel([("workspace_id", ASCENDING), ("message_id", ASCENDING)], unique=True),
+            IndexModel(
+                [("workspace_id", ASCENDING), ("contact_id", ASCENDING), ("timestamp", DESCENDING)]
+            ),
+            IndexModel(
+                [("workspace_id", ASCENDING), ("event", ASCENDING), ("timestamp", DESCENDING)]
+            ),
+        ]

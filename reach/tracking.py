@@ -1,0 +1,125 @@
+"""/v1/*: the Segment-compatible tracking API (existing SDKs and servers work unchanged)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from engine.errors import DomainError
+from engine.messages import MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES
+from resolvers import ingest
+from resolvers.auth import authenticate_tracking
+
+SINGLE_TYPES = ("track", "identify", "page", "screen", "group", "alias")
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _error(status: int, message: str, code: str = "INVALID") -> JSONResponse:
+    return JSONResponse({"success": False, "error": message, "code": code}, status_code=status)
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    body = await request.body()
+    encoding = request.headers.get("content-encoding", "").lower()
+    if encoding == "gzip":
+        try:
+            # Bounded: a small gzip bomb must not inflate past the limit.
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            body = inflater.decompress(body, limit + 1)
+        except (zlib.error, gzip.BadGzipFile) as error:
+            raise BadRequest(400, f"Malformed gzip body: {error}") from error
+    elif encoding not in ("", "identity"):
+        raise BadRequest(415, f"Unsupported Content-Encoding {encoding!r}.")
+    if len(body) > limit:
+        raise BadRequest(413, f"Request body too large: the limit is {limit // 1024} KB.")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadRequest(400, f"Malformed JSON: {error}") from error
+
+
+def _auth_error(error: DomainError) -> JSONResponse:
+    return _error(401 if error.code == "UNAUTHENTICATED" else 403, error.message, error.code)
+
+
+def _report(result: ingest.IngestResult) -> dict[str, Any]:
+    return {
+        "success": True,
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "rejected": [p.as_json() for p in result.rejected],
+        "warnings": [p.as_json() for p in result.warnings],
+    }
+
+
+async def _principal(request: Request, body: Any):
+    write_key = body.get("writeKey") if isinstance(body, dict) else None
+    return await authenticate_tracking(request.headers.get("authorization"), write_key)
+
+
+def single(kind: str):
+    async def endpoint(request: Request) -> JSONResponse:
+        try:
+            body = await _read_json(request, MAX_MESSAGE_BYTES + 1024)
+            principal = await _principal(request, body)
+            if isinstance(body, dict):
+                body = {k: v for k, v in body.items() if k != "writeKey"}
+            result = await ingest.ingest(principal, [body], default_type=kind)
+        except BadRequest as error:
+            return _error(error.status, error.message)
+        except DomainError as error:
+            return _auth_error(error)
+        if result.rejected:
+            problem = result.rejected[0]
+            body = {"success": False, "error": problem.reason, "field": problem.field}
+            return JSONResponse(body, status_code=400)
+        return JSONResponse(_report(result))
+
+    return endpoint
+
+
+async def batch(request: Request) -> JSONResponse:
+    try:
+        body = await _read_json(request, MAX_BATCH_BYTES)
+        principal = await _principal(request, body)
+        if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
+            raise BadRequest(400, "Expected a JSON object with a 'batch' array.")
+        messages = body["batch"]
+        if len(messages) > MAX_BATCH_MESSAGES:
+            raise BadRequest(400, f"A batch may hold at most {MAX_BATCH_MESSAGES} messages.")
+        shared = body.get("context")
+        if isinstance(shared, dict):
+            # Batch-level context applies to every message; a message's own keys win.
+            messages = [
+                {**m, "context": {**shared, **(m.get("context") or {})}}
+                if isinstance(m, dict) and isinstance(m.get("context") or {}, dict)
+                else m
+                for m in messages
+            ]
+        result = await ingest.ingest(principal, messages)
+    except BadRequest as error:
+        return _error(error.status, error.message)
+    except DomainError as error:
+        return _auth_error(error)
+    report = _report(result)
+    if messages and not result.accepted and not result.duplicates:
+        report["success"] = False
+        return JSONResponse(report, status_code=400)
+    return JSONResponse(report)
+
+
+routes = [Route(f"/v1/{kind}", single(kind), methods=["POST"]) for kind in SINGLE_TYPES] + [
+    Route("/v1/batch", batch, methods=["POST"]),
+]

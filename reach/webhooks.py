@@ -1,0 +1,5 @@
+"""Inbound partner webhooks (filled in by the webhooks work)."""
+
+from __future__ import annotations
+
+routes: list = []

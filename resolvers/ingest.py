@@ -1,0 +1,394 @@
+"""Ingestion: Segment-spec messages in, contacts resolved and merged, events stored.
+
+A batch costs a fixed number of round trips, whatever its size: workspace settings,
+custom fields, one lookup of every contact the batch names, one insert of new contacts,
+one insert of events (duplicates by message_id are skipped by the unique index), one
+bulk update of contacts (properties, identifiers, event aggregates). Merges, rare, cost
+a transaction each.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from beanie import PydanticObjectId
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
+
+from documents.contact import Contact, CustomField
+from documents.event import Event
+from documents.workspace import Workspace
+from engine.access import Permission
+from engine.errors import Forbidden, InvalidInput
+from engine.identifiers import normalize_email, normalize_phone
+from engine.identity import ContactRef, Identity, IdentityIndex
+from engine.messages import Message, parse_message, profile_traits
+from engine.stats import stats_name, stats_update
+from engine.traits import FieldDef, normalize_properties
+from resolvers.context import Principal
+from resolvers.identity import merge_contacts
+
+log = logging.getLogger("reach.ingest")
+DUPLICATE_KEY = 11000
+MAX_ATTEMPTS = 3
+
+
+@dataclass
+class Problem:
+    index: int
+    message_id: str | None
+    reason: str
+    field: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "messageId": self.message_id,
+            "reason": self.reason,
+            "field": self.field,
+        }
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    # Per input index: the contact the message was attributed to (None if rejected).
+    contact_ids: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Parsed:
+    index: int
+    message: Message
+    identity: Identity
+    key: str = ""  # contact key after resolution
+
+
+class _RaceLost(Exception):
+    """A concurrent ingest created one of our new contacts first: resolve again."""
+
+
+async def custom_fields(workspace_id: PydanticObjectId) -> dict[str, FieldDef]:
+    rows = await CustomField.find({"workspace_id": workspace_id}).to_list()
+    return {row.key: FieldDef(row.key, row.type, row.label) for row in rows}
+
+
+def _message_id_of(raw: Any) -> str | None:
+    value = raw.get("messageId") if isinstance(raw, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _identity(message: Message, region: str | None, index: int, warnings: list) -> Identity:
+    email = phone = None
+    if message.email is not None:
+        try:
+            email = normalize_email(message.email)
+        except InvalidInput as error:
+            warnings.append(Problem(index, message.message_id, f"email ignored: {error}", "email"))
+    if message.phone is not None:
+        try:
+            phone = normalize_phone(message.phone, region)
+        except InvalidInput as error:
+            warnings.append(Problem(index, message.message_id, f"phone ignored: {error}", "phone"))
+    anonymous = tuple(a for a in (message.anonymous_id, message.previous_id) if a)
+    return Identity(message.user_id, email, phone, anonymous)
+
+
+async def ingest(
+    principal: Principal,
+    raws: list[Any],
+    *,
+    default_type: str | None = None,
+    source: str = "api",
+) -> IngestResult:
+    """Store every valid message; report each invalid one with its reason."""
+    if not principal.can(Permission.TRACK):
+        raise Forbidden("This credential may not send tracking data.")
+    workspace_id = principal.workspace_id
+    workspace = await Workspace.get(workspace_id)
+    region = workspace.default_country if workspace else None
+    fields = await custom_fields(workspace_id)
+    received_at = datetime.now(UTC)
+    result = IngestResult()
+    parsed: list[_Parsed] = []
+    seen_ids: set[str] = set()
+    for index, raw in enumerate(raws):
+        try:
+            message = parse_message(raw, received_at, default_type)
+        except InvalidInput as error:
+            result.rejected.append(Problem(index, _message_id_of(raw), error.message, error.field))
+            continue
+        if message.message_id in seen_ids:  # repeated inside the batch
+            result.duplicates += 1
+            continue
+        seen_ids.add(message.message_id)
+        parsed.append(_Parsed(index, message, _identity(message, region, index, result.warnings)))
+    if not parsed:
+        return result
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            await _store(workspace_id, parsed, fields, result, source)
+            return result
+        except _RaceLost:
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+            log.info("identity race lost; resolving the batch again")
+    return result
+
+
+async def _load_contacts(workspace_id: PydanticObjectId, parsed: list[_Parsed]) -> list[dict]:
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for item in parsed:
+        for kind, value in item.identity.pairs():
+            wanted[kind].add(value)
+        if item.message.type == "alias":
+            wanted["user_id"].add(item.message.previous_id)
+    clauses = [
+        {("anonymous_ids" if kind == "anonymous_id" else kind): {"$in": sorted(values)}}
+        for kind, values in wanted.items()
+    ]
+    if not clauses:
+        return []
+    cursor = Contact.get_pymongo_collection().find({"workspace_id": workspace_id, "$or": clauses})
+    return await cursor.to_list(None)
+
+
+def _ref(doc: dict) -> ContactRef:
+    return ContactRef(
+        key=str(doc["_id"]),
+        user_id=doc.get("user_id"),
+        email=doc.get("email"),
+        phone=doc.get("phone"),
+        anonymous_ids=set(doc.get("anonymous_ids") or []),
+        created_at=doc.get("created_at"),
+    )
+
+
+async def _store(
+    workspace_id: PydanticObjectId,
+    parsed: list[_Parsed],
+    fields: dict[str, FieldDef],
+    result: IngestResult,
+    source: str,
+) -> None:
+    docs = {str(d["_id"]): d for d in await _load_contacts(workspace_id, parsed)}
+    index = IdentityIndex([_ref(d) for d in docs.values()])
+    redirect: dict[str, str] = {}
+    merges: list[tuple[str, str]] = []
+
+    def absorb(survivor: ContactRef, absorbed: list[ContactRef]) -> None:
+        for other in absorbed:
+            if other.is_new:
+                redirect[other.key] = survivor.key
+            else:
+                merges.append((survivor.key, other.key))
+
+    for item in parsed:
+        resolution = index.resolve(item.identity)
+        absorb(resolution.contact, resolution.absorbed)
+        if item.message.type == "alias":
+            # alias(previousId, userId) says two ids are one person: a contact known by
+            # the previous *user* id joins too, whatever its user id.
+            previous = index.find("user_id", item.message.previous_id)
+            if previous is not None and previous is not resolution.contact:
+                absorb(*index.force_merge(resolution.contact, previous))
+        for kind, value in resolution.dropped:
+            result.warnings.append(
+                Problem(
+                    item.index,
+                    item.message.message_id,
+                    f"{kind} {value!r} belongs to another contact with a different user id; "
+                    "not applied.",
+                    kind,
+                )
+            )
+        item.key = resolution.contact.key
+
+    for survivor, loser in merges:
+        await merge_contacts(workspace_id, PydanticObjectId(survivor), PydanticObjectId(loser))
+
+    def final(key: str) -> str:
+        while key in redirect:
+            key = redirect[key]
+        return key
+
+    new_keys = {final(item.key) for item in parsed if final(item.key).startswith("new:")}
+    ids = await _insert_new_contacts(workspace_id, [index.contacts[k] for k in new_keys])
+    for item in parsed:
+        key = final(item.key)
+        item.key = ids.get(key, key)
+
+    if merges:  # the survivors' stored fields changed
+        fresh = (
+            await Contact.get_pymongo_collection()
+            .find({"_id": {"$in": [PydanticObjectId(s) for s, _ in merges]}})
+            .to_list(None)
+        )
+        docs.update({str(d["_id"]): d for d in fresh})
+
+    inserted = await _insert_events(workspace_id, parsed, source)
+    result.accepted += len(inserted)
+    result.duplicates += len(parsed) - len(inserted)
+    for item in parsed:
+        result.contact_ids[item.index] = item.key
+    await _update_contacts(workspace_id, parsed, inserted, docs, index, fields, result)
+
+
+async def _insert_new_contacts(
+    workspace_id: PydanticObjectId, refs: list[ContactRef]
+) -> dict[str, str]:
+    if not refs:
+        return {}
+    now = datetime.now(UTC)
+    documents = []
+    for ref in refs:
+        documents.append(
+            {
+                "_id": PydanticObjectId(),
+                "workspace_id": workspace_id,
+                "user_id": ref.user_id,
+                "email": ref.email,
+                "phone": ref.phone,
+                "anonymous_ids": sorted(ref.anonymous_ids),
+                "properties": {},
+                "property_times": {},
+                "tags": [],
+                "segments": [],
+                "consent": {},
+                "event_stats": {},
+                "location_id": None,
+                "created_at": now,
+                "last_active_at": now,
+                "updated_at": now,
+            }
+        )
+    try:
+        await Contact.get_pymongo_collection().insert_many(documents, ordered=False)
+    except BulkWriteError as error:
+        if any(e["code"] == DUPLICATE_KEY for e in error.details["writeErrors"]):
+            raise _RaceLost from error
+        raise
+    return {ref.key: str(doc["_id"]) for ref, doc in zip(refs, documents, strict=True)}
+
+
+async def _insert_events(
+    workspace_id: PydanticObjectId, parsed: list[_Parsed], source: str
+) -> set[int]:
+    """Insert every event; return the indexes (into `parsed`) that were new."""
+    documents = []
+    for item in parsed:
+        document = item.message.document()
+        document.update(
+            {
+                "_id": PydanticObjectId(),
+                "workspace_id": workspace_id,
+                "contact_id": PydanticObjectId(item.key),
+                "source": source,
+                "created_at": item.message.received_at,
+            }
+        )
+        documents.append(document)
+    duplicates: set[int] = set()
+    try:
+        await Event.get_pymongo_collection().insert_many(documents, ordered=False)
+    except BulkWriteError as error:
+        for problem in error.details["writeErrors"]:
+            if problem["code"] != DUPLICATE_KEY:
+                raise
+            duplicates.add(problem["index"])
+    return {i for i in range(len(parsed)) if i not in duplicates}
+
+
+async def _update_contacts(
+    workspace_id: PydanticObjectId,
+    parsed: list[_Parsed],
+    inserted: set[int],
+    docs: dict[str, dict],
+    index: IdentityIndex,
+    fields: dict[str, FieldDef],
+    result: IngestResult,
+) -> None:
+    """One bulk write: properties (latest write wins), identifiers, activity, aggregates."""
+    by_contact: dict[str, list[tuple[int, _Parsed]]] = defaultdict(list)
+    for position, item in enumerate(parsed):
+        if position in inserted:
+            by_contact[item.key].append((position, item))
+    now = datetime.now(UTC)
+    operations = []
+    for contact_id, items in by_contact.items():
+        stored = docs.get(contact_id, {})
+        times = dict(stored.get("property_times") or {})
+        sets: dict[str, Any] = {"updated_at": now}
+        unsets: dict[str, str] = {}
+        anonymous: set[str] = set()
+        occurrences = []
+        last_active = max(item.message.timestamp for _, item in items)
+        for _, item in sorted(items, key=lambda pair: pair[1].message.timestamp):
+            message = item.message
+            anonymous |= set(item.identity.anonymous_ids)
+            name = stats_name(message.type, message.event)
+            if name:
+                occurrences.append((name, message.timestamp))
+            traits = profile_traits(message)
+            if not traits:
+                continue
+            props, errors = normalize_properties(traits, fields, "traits")
+            for error in errors:
+                result.warnings.append(
+                    Problem(item.index, message.message_id, error.message, error.field)
+                )
+            for key, value in props.items():
+                known = times.get(key)
+                if known is not None and known.tzinfo is None:
+                    known = known.replace(tzinfo=UTC)
+                if known is not None and message.timestamp < known:
+                    continue  # an older write than the one stored
+                times[key] = message.timestamp
+                sets[f"property_times.{key}"] = message.timestamp
+                if value is None:
+                    unsets[f"properties.{key}"] = ""
+                    sets.pop(f"properties.{key}", None)
+                else:
+                    sets[f"properties.{key}"] = value
+                    unsets.pop(f"properties.{key}", None)
+        ref = index.contacts.get(contact_id)
+        if ref is not None and stored:
+            for kind in ("user_id", "email", "phone"):
+                if getattr(ref, kind) and getattr(ref, kind) != stored.get(kind):
+                    sets[kind] = getattr(ref, kind)
+        update: dict[str, Any] = {"$set": sets, "$max": {"last_active_at": last_active}}
+        if unsets:
+            update["$unset"] = unsets
+        if anonymous:
+            update["$addToSet"] = {"anonymous_ids": {"$each": sorted(anonymous)}}
+        stats = stats_update(occurrences)
+        if stats:
+            update["$inc"] = stats["$inc"]
+            update["$min"] = stats["$min"]
+            update["$max"].update(stats["$max"])
+        operations.append(
+            ({"_id": PydanticObjectId(contact_id), "workspace_id": workspace_id}, update)
+        )
+    if not operations:
+        return
+    collection = Contact.get_pymongo_collection()
+    try:
+        await collection.bulk_write([UpdateOne(f, u) for f, u in operations], ordered=False)
+    except BulkWriteError as error:
+        # An identifier taken meanwhile by a concurrent ingest: apply the rest without it.
+        retry = []
+        for problem in error.details["writeErrors"]:
+            if problem["code"] != DUPLICATE_KEY:
+                raise
+            selector, update = operations[problem["index"]]
+            for kind in ("user_id", "email", "phone"):
+                update["$set"].pop(kind, None)
+            retry.append(UpdateOne(selector, update))
+        await collection.bulk_write(retry, ordered=False)
