@@ -90,7 +90,7 @@ class IdentityIndex:
         return self._by.get((kind, value))
 
     def resolve(self, identity: Identity) -> Resolution:
-        matches: list[tuple[tuple[str, str], ContactRef]] = []
+        found: list[tuple[tuple[str, str], ContactRef]] = []
         seed = None
         for pair in identity.pairs():
             contact = self._by.get(pair)
@@ -98,24 +98,25 @@ class IdentityIndex:
                 # A user id nobody has yet is a person of its own: it decides conflicts
                 # (a device's anonymous id of another user does not capture it).
                 contact = seed = ContactRef(key=f"new:{next(_new_keys)}", user_id=pair[1])
-            if contact is not None and all(contact is not c for _, c in matches):
-                matches.append((pair, contact))
-        if not matches:
+            if contact is not None:
+                found.append((pair, contact))
+        if not found:
             contact = ContactRef(key=f"new:{next(_new_keys)}")
             self._assign(contact, identity, [])
             self._add(contact)
             return Resolution(contact)
 
-        target = matches[0][1]
-        joined, dropped = [target], []
-        for pair, other in matches[1:]:
-            if any(_conflict(other, member) for member in joined):
-                dropped.append(pair)
-            else:
+        joined: list[ContactRef] = [found[0][1]]
+        for _, other in found[1:]:
+            if any(other is member for member in joined):
+                continue
+            if not any(_conflict(other, member) for member in joined):
                 joined.append(other)
-        # The survivor is a stored contact when there is one (ids stay stable), the
-        # one found by the highest-priority identifier first.
-        survivor = next((c for c in joined if not c.is_new), target)
+        # Every identifier that points at a contact left out is not applied.
+        dropped = [pair for pair, c in found if not any(c is member for member in joined)]
+        # The survivor keeps its id: a stored contact over a new one, a known user over
+        # an anonymous one, then the one found by the highest-priority identifier.
+        survivor = min(joined, key=lambda c: (c.is_new, c.user_id is None, joined.index(c)))
         absorbed = [c for c in joined if c is not survivor]
         for contact in [survivor, *absorbed]:
             self._remove(contact)

@@ -34,6 +34,7 @@ from resolvers.identity import merge_contacts
 
 log = logging.getLogger("reach.ingest")
 DUPLICATE_KEY = 11000
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_ATTEMPTS = 3
 
 
@@ -219,7 +220,7 @@ async def _store(
             key = redirect[key]
         return key
 
-    new_keys = {final(item.key) for item in parsed if final(item.key).startswith("new:")}
+    new_keys = dict.fromkeys(final(i.key) for i in parsed if final(i.key).startswith("new:"))
     ids = await _insert_new_contacts(workspace_id, [index.contacts[k] for k in new_keys])
     for item in parsed:
         key = final(item.key)
@@ -265,7 +266,8 @@ async def _insert_new_contacts(
                 "event_stats": {},
                 "location_id": None,
                 "created_at": now,
-                "last_active_at": now,
+                # Raised to the latest event's time by the update that follows ($max).
+                "last_active_at": NEVER,
                 "updated_at": now,
             }
         )
@@ -327,12 +329,10 @@ async def _update_contacts(
         times = dict(stored.get("property_times") or {})
         sets: dict[str, Any] = {"updated_at": now}
         unsets: dict[str, str] = {}
-        anonymous: set[str] = set()
         occurrences = []
         last_active = max(item.message.timestamp for _, item in items)
         for _, item in sorted(items, key=lambda pair: pair[1].message.timestamp):
             message = item.message
-            anonymous |= set(item.identity.anonymous_ids)
             name = stats_name(message.type, message.event)
             if name:
                 occurrences.append((name, message.timestamp))
@@ -358,11 +358,14 @@ async def _update_contacts(
                 else:
                     sets[f"properties.{key}"] = value
                     unsets.pop(f"properties.{key}", None)
+        # Identifiers as resolved (dropped ones excluded); new contacts were inserted with them.
         ref = index.contacts.get(contact_id)
+        anonymous: set[str] = set()
         if ref is not None and stored:
             for kind in ("user_id", "email", "phone"):
                 if getattr(ref, kind) and getattr(ref, kind) != stored.get(kind):
                     sets[kind] = getattr(ref, kind)
+            anonymous = ref.anonymous_ids - set(stored.get("anonymous_ids") or [])
         update: dict[str, Any] = {"$set": sets, "$max": {"last_active_at": last_active}}
         if unsets:
             update["$unset"] = unsets
@@ -390,5 +393,6 @@ async def _update_contacts(
             selector, update = operations[problem["index"]]
             for kind in ("user_id", "email", "phone"):
                 update["$set"].pop(kind, None)
+            update.pop("$addToSet", None)
             retry.append(UpdateOne(selector, update))
         await collection.bulk_write(retry, ordered=False)
