@@ -396,3 +396,63 @@ async def _update_contacts(
             update.pop("$addToSet", None)
             retry.append(UpdateOne(selector, update))
         await collection.bulk_write(retry, ordered=False)
+
+
+ENGAGEMENTS = (
+    "sent",
+    "delivered",
+    "opened",
+    "clicked",
+    "bounced",
+    "replied",
+    "unsubscribed",
+    "converted",
+    "failed",
+)
+
+
+async def record_engagement(
+    workspace_id: PydanticObjectId,
+    contact_id: PydanticObjectId,
+    kind: str,
+    channel: str,
+    *,
+    message_id: str,
+    properties: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> bool:
+    """Engagement is an ordinary event on the contact: `<channel>_<kind>` (email_opened),
+    with the campaign/journey/message ids in its properties, so segments, goals and
+    analytics read it like any other. `message_id` makes provider retries idempotent.
+    An unsubscribe also records the consent decision. Returns False for a duplicate."""
+    if kind not in ENGAGEMENTS:
+        raise InvalidInput(f"Unknown engagement {kind!r}.", field="kind")
+    received_at = datetime.now(UTC)
+    raw = {
+        "type": "track",
+        "userId": "-",  # parse_message needs an identifier; the contact is known already
+        "event": f"{channel}_{kind}",
+        "messageId": message_id,
+        "properties": {**(properties or {}), "channel": channel},
+        "timestamp": (at or received_at).isoformat(),
+    }
+    message = parse_message(raw, received_at)
+    message.user_id = None
+    item = _Parsed(0, message, Identity(), key=str(contact_id))
+    inserted = await _insert_events(workspace_id, [item], "engagement")
+    if not inserted:
+        return False
+    stored = await Contact.get_pymongo_collection().find_one(
+        {"_id": contact_id, "workspace_id": workspace_id}
+    )
+    await _update_contacts(
+        workspace_id, [item], inserted, {str(contact_id): stored or {}}, IdentityIndex(), {},
+        IngestResult(),
+    )
+    if kind == "unsubscribed":
+        decision = {"status": "unsubscribed", "at": message.timestamp, "source": "engagement"}
+        await Contact.get_pymongo_collection().update_one(
+            {"_id": contact_id, "workspace_id": workspace_id},
+            {"$set": {f"consent.{channel}": decision}},
+        )
+    return True
