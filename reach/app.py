@@ -93,7 +93,7 @@ def create_app(
         *imports_http.routes,
         *webhooks.routes,
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[
             Middleware(MetricsMiddleware, metrics=metrics),
@@ -101,3 +101,5 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    app.state.metrics = metrics
+    return app

@@ -54,6 +54,10 @@ def _auth_error(error: DomainError) -> JSONResponse:
     return _error(401 if error.code == "UNAUTHENTICATED" else 403, error.message, error.code)
 
 
+def _count(request: Request, result: ingest.IngestResult) -> None:
+    request.app.state.metrics.count_ingest(result.accepted, result.duplicates, len(result.rejected))
+
+
 def _report(result: ingest.IngestResult) -> dict[str, Any]:
     return {
         "success": True,
@@ -77,6 +81,7 @@ def single(kind: str):
             if isinstance(body, dict):
                 body = {k: v for k, v in body.items() if k != "writeKey"}
             result = await ingest.ingest(principal, [body], default_type=kind)
+            _count(request, result)
         except BadRequest as error:
             return _error(error.status, error.message)
         except DomainError as error:
@@ -109,6 +114,7 @@ async def batch(request: Request) -> JSONResponse:
                 for m in messages
             ]
         result = await ingest.ingest(principal, messages)
+        _count(request, result)
     except BadRequest as error:
         return _error(error.status, error.message)
     except DomainError as error:

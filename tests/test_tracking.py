@@ -185,3 +185,12 @@ async def test_events_never_leak_between_workspaces(api, services):
     assert (await api.gql(a.secret_key, query, {"id": str(cb.id)}))["contact"] is None
     data = await api.gql(a.secret_key, "{ contacts { totalCount edges { node { id } } } }")
     assert data["contacts"]["totalCount"] == 1 and str(cb.id) not in str(data)
+
+
+async def test_ingest_outcomes_are_counted_in_metrics(api, services):
+    t = await new_tenant()
+    batch = {"batch": [{"type": "track", "userId": "m", "event": "x", "messageId": "k"}] * 2 + [{}]}
+    await api.http.post("/v1/batch", json=batch, headers=basic(t.write_key))
+    text = (await api.http.get("/metrics")).text
+    for outcome in ("accepted", "duplicate", "rejected"):
+        assert f'reach_ingested_events_total{{outcome="{outcome}"}}' in text

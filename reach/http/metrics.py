@@ -43,6 +43,22 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.events = Counter(
+            "reach_ingested_events",
+            "Tracked messages by outcome (accepted, duplicate, rejected).",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+    def count_ingest(self, accepted: int, duplicates: int, rejected: int) -> None:
+        for outcome, n in (
+            ("accepted", accepted),
+            ("duplicate", duplicates),
+            ("rejected", rejected),
+        ):
+            if n:
+                self.events.labels(outcome).inc(n)
+
     def watch_queues(self, depth: Callable[[], dict[str, int]]) -> None:
         self.registry.register(QueueDepthCollector(depth))
 
