@@ -9,6 +9,7 @@ from documents.audit import AuditEntry
 from documents.contact import Contact, ContactAlias, CustomField
 from documents.credential import ApiKey
 from documents.event import Event
+from documents.import_job import ImportFile, ImportJob
 from documents.message import OutboundMessage
 from documents.organization import AgencyLink, Organization
 from documents.user import Invitation, Membership, User
@@ -30,6 +31,8 @@ DOCUMENT_MODELS = [
     ContactAlias,
     CustomField,
     Event,
+    ImportJob,
+    ImportFile,
 ]
 
 

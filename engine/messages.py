@@ -89,8 +89,18 @@ def message_size(raw: Any) -> int:
     return len(json.dumps(raw, default=str, separators=(",", ":")).encode())
 
 
-def parse_message(raw: Any, received_at: datetime, default_type: str | None = None) -> Message:
-    """Validate one message; raise InvalidInput naming the field that is wrong."""
+def parse_message(
+    raw: Any,
+    received_at: datetime,
+    default_type: str | None = None,
+    *,
+    trait_identity: bool = False,
+) -> Message:
+    """Validate one message; raise InvalidInput naming the field that is wrong.
+
+    Segment requires userId or anonymousId. With `trait_identity` (imports, server-side
+    sources) an identify message may instead be identified by its email or phone trait.
+    """
     if not isinstance(raw, dict):
         raise InvalidInput("A message must be a JSON object.")
     if message_size(raw) > MAX_MESSAGE_BYTES:
@@ -113,7 +123,14 @@ def parse_message(raw: Any, received_at: datetime, default_type: str | None = No
             raise InvalidInput("alias needs previousId and userId.", field="previousId")
         previous_id = normalize_id(raw["previousId"], "previousId")
     elif user_id is None and anonymous_id is None:
-        raise InvalidInput("Either userId or anonymousId is required.", field="userId")
+        traits_ = raw.get("traits") if isinstance(raw.get("traits"), dict) else {}
+        by_traits = (
+            trait_identity
+            and kind == "identify"
+            and (traits_.get("email") is not None or traits_.get("phone") is not None)
+        )
+        if not by_traits:
+            raise InvalidInput("Either userId or anonymousId is required.", field="userId")
 
     message_id = raw.get("messageId")
     if message_id is None:

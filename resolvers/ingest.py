@@ -108,8 +108,12 @@ async def ingest(
     *,
     default_type: str | None = None,
     source: str = "api",
+    trait_identity: bool = False,
 ) -> IngestResult:
-    """Store every valid message; report each invalid one with its reason."""
+    """Store every valid message; report each invalid one with its reason.
+
+    `trait_identity` lets identify messages be identified by email or phone alone (for
+    trusted sources such as imports; the public API follows Segment's spec)."""
     if not principal.can(Permission.TRACK):
         raise Forbidden("This credential may not send tracking data.")
     workspace_id = principal.workspace_id
@@ -122,15 +126,20 @@ async def ingest(
     seen_ids: set[str] = set()
     for index, raw in enumerate(raws):
         try:
-            message = parse_message(raw, received_at, default_type)
+            message = parse_message(raw, received_at, default_type, trait_identity=trait_identity)
         except InvalidInput as error:
             result.rejected.append(Problem(index, _message_id_of(raw), error.message, error.field))
+            continue
+        identity = _identity(message, region, index, result.warnings)
+        if not identity.pairs():
+            reason = "No usable identifier: the email or phone given is not valid."
+            result.rejected.append(Problem(index, message.message_id, reason, "traits"))
             continue
         if message.message_id in seen_ids:  # repeated inside the batch
             result.duplicates += 1
             continue
         seen_ids.add(message.message_id)
-        parsed.append(_Parsed(index, message, _identity(message, region, index, result.warnings)))
+        parsed.append(_Parsed(index, message, identity))
     if not parsed:
         return result
     for attempt in range(MAX_ATTEMPTS):
@@ -446,7 +455,12 @@ async def record_engagement(
         {"_id": contact_id, "workspace_id": workspace_id}
     )
     await _update_contacts(
-        workspace_id, [item], inserted, {str(contact_id): stored or {}}, IdentityIndex(), {},
+        workspace_id,
+        [item],
+        inserted,
+        {str(contact_id): stored or {}},
+        IdentityIndex(),
+        {},
         IngestResult(),
     )
     if kind == "unsubscribed":

@@ -9,6 +9,7 @@ import strawberry
 from resolvers import auth, keys, locations, members, organizations, properties, workspaces
 from schema.contacts import ContactMutations
 from schema.errors import UserError, attempt
+from schema.imports import ImportMutations
 from schema.types import ApiKey, Invitation, Location, Platform, Property, Role, Workspace
 
 
@@ -101,7 +102,7 @@ def _ctx(info: strawberry.Info):
 
 
 @strawberry.type
-class Mutation(ContactMutations):
+class Mutation(ContactMutations, ImportMutations):
     @strawberry.mutation
     async def create_workspace(
         self, info: strawberry.Info, input: CreateWorkspaceInput

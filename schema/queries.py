@@ -6,6 +6,7 @@ import strawberry
 
 from resolvers import audit, keys, locations, members, properties, workspaces
 from schema.contacts import ContactQueries
+from schema.imports import ImportQueries
 from schema.pagination import Connection, connection
 from schema.types import (
     ApiKey,
@@ -21,7 +22,7 @@ from schema.types import (
 
 
 @strawberry.type
-class Query(ContactQueries):
+class Query(ContactQueries, ImportQueries):
     @strawberry.field(description="Who the credentials belong to and what they may do.")
     def viewer(self, info: strawberry.Info) -> Viewer:
         p = info.context.caller().principal

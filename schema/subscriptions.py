@@ -7,11 +7,12 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from resolvers import audit
+from schema.imports import ImportSubscriptions
 from schema.types import AuditEntry
 
 
 @strawberry.type
-class Subscription:
+class Subscription(ImportSubscriptions):
     @strawberry.subscription(description="Each new audit entry of this workspace, as it happens.")
     async def audit_log(self, info: strawberry.Info) -> AsyncGenerator[AuditEntry]:
         async for entry in audit.watch(info.context.caller()):

@@ -16,7 +16,9 @@ async def test_engagement_events_feed_aggregates_and_consent(api, services):
     [contact] = await contacts_of(t)
     ws = PydanticObjectId(t.workspace_id)
     ids = {"campaign_id": "c1", "message_id": "msg-1"}
-    assert await record_engagement(ws, contact.id, "opened", "email", message_id="p-1", properties=ids)
+    assert await record_engagement(
+        ws, contact.id, "opened", "email", message_id="p-1", properties=ids
+    )
     assert not await record_engagement(ws, contact.id, "opened", "email", message_id="p-1")  # retry
     assert await record_engagement(ws, contact.id, "unsubscribed", "email", message_id="p-2")
     contact = await Contact.get(contact.id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from resolvers import members
+from resolvers import imports, members
 from workers.loop import run
 
 # name -> (function, dramatiq actor options)
@@ -20,3 +20,14 @@ def actor(**options):
 @actor(queue_name="system", max_retries=5, min_backoff=1_000, max_backoff=60_000)
 def deliver_invitation(invitation_id: str) -> None:
     run(members.deliver_invitation(invitation_id))
+
+
+@actor(
+    queue_name="imports",
+    max_retries=imports.MAX_RETRIES,
+    min_backoff=1_000,
+    max_backoff=60_000,
+    time_limit=imports.RUN_TIMEOUT_SECONDS * 1000,
+)
+def run_contact_import(job_id: str) -> None:
+    run(imports.run_import(job_id), timeout=imports.RUN_TIMEOUT_SECONDS)

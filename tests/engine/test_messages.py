@@ -103,3 +103,14 @@ def test_normalize_properties_never_stores_unsafe_keys(raw) -> None:
     for key in props:
         assert "." not in key and not key.startswith("$") and key
     assert len(props) + len(errors) == len(raw) or len(raw) != len(set(raw))
+
+
+def test_trait_identity_is_only_for_trusted_identify_messages() -> None:
+    raw = {"type": "identify", "traits": {"email": "a@b.co"}}
+    with pytest.raises(InvalidInput):
+        parse_message(raw, NOW)  # Segment's spec: userId or anonymousId
+    assert parse_message(raw, NOW, trait_identity=True).email == "a@b.co"
+    with pytest.raises(InvalidInput):
+        parse_message(
+            {"type": "track", "event": "x", "traits": {"email": "a@b.co"}}, NOW, trait_identity=True
+        )

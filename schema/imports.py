@@ -1,0 +1,135 @@
+"""CSV contact imports: start one, read its progress and per-row errors, watch it live.
+
+Files go in as a string argument (bounded by the request body limit, 1 MB by
+default); larger files go to POST /v1/import. Exports are GET /v1/export/contacts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from resolvers import imports
+from schema.errors import UserError, attempt
+
+
+@strawberry.enum
+class ImportStatus(Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@strawberry.type(description="A problem with one row: rows are numbered as in a spreadsheet.")
+class ImportRowError:
+    row: int = strawberry.field(description="The header is row 1, the first data row is 2.")
+    column: str | None
+    reason: str
+
+
+@strawberry.type
+class ImportJob:
+    id: strawberry.ID
+    status: ImportStatus
+    filename: str
+    total_rows: int
+    processed_rows: int
+    accepted: int = strawberry.field(description="Rows stored (new or updated contacts).")
+    rejected: int
+    errors: list[ImportRowError] = strawberry.field(
+        description="Why rows were rejected (the first 1000)."
+    )
+    errors_truncated: bool
+    warnings: list[ImportRowError] = strawberry.field(
+        description="Imported rows with a value that was not applied (the first 1000)."
+    )
+    warnings_truncated: bool
+    mapping: JSON = strawberry.field(description="{column: target} of the imported columns.")
+    created_by: str
+    failure_reason: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @staticmethod
+    def of(doc: Any) -> ImportJob:
+        def problems(items: list) -> list[ImportRowError]:
+            return [ImportRowError(row=p.row, column=p.column, reason=p.reason) for p in items]
+
+        return ImportJob(
+            id=strawberry.ID(str(doc.id)),
+            status=ImportStatus(doc.status),
+            filename=doc.filename,
+            total_rows=doc.total_rows,
+            processed_rows=doc.processed_rows,
+            accepted=doc.accepted,
+            rejected=doc.rejected,
+            errors=problems(doc.errors),
+            errors_truncated=doc.errors_truncated,
+            warnings=problems(doc.warnings),
+            warnings_truncated=doc.warnings_truncated,
+            mapping={m.column: m.target for m in doc.mapping},
+            created_by=doc.created_by,
+            failure_reason=doc.failure_reason,
+            created_at=doc.created_at,
+            started_at=doc.started_at,
+            finished_at=doc.finished_at,
+        )
+
+
+@strawberry.type
+class ImportContactsPayload:
+    import_job: ImportJob | None = None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class ImportQueries:
+    @strawberry.field(description="A CSV import of this workspace.")
+    async def import_job(self, info: strawberry.Info, id: strawberry.ID) -> ImportJob | None:
+        doc = await imports.get_import(info.context.caller(), id)
+        return ImportJob.of(doc) if doc else None
+
+
+@strawberry.type
+class ImportMutations:
+    @strawberry.mutation(
+        description="Import contacts from CSV text: rows upsert contacts by identity in a "
+        "background job. Whole-file problems come back as userErrors at once."
+    )
+    async def import_contacts(
+        self,
+        info: strawberry.Info,
+        csv: str,
+        filename: str | None = None,
+        mapping: Annotated[
+            JSON | None,
+            strawberry.argument(
+                description="{column: target}; a target is user_id, email, phone, "
+                "anonymous_id, tags, ignore or properties.<key>. Without it, columns map "
+                "by header name."
+            ),
+        ] = None,
+    ) -> ImportContactsPayload:
+        doc, errors = await attempt(
+            imports.start_import(info.context.caller(), filename, csv, mapping)
+        )
+        return ImportContactsPayload(
+            import_job=ImportJob.of(doc) if doc else None, user_errors=errors
+        )
+
+
+@strawberry.type
+class ImportSubscriptions:
+    @strawberry.subscription(description="An import's state now, then as it progresses.")
+    async def import_progress(
+        self, info: strawberry.Info, id: strawberry.ID
+    ) -> AsyncGenerator[ImportJob]:
+        async for doc in imports.watch_import(info.context.caller(), id):
+            yield ImportJob.of(doc)
