@@ -152,6 +152,8 @@ def parse_message(
         if not isinstance(raw["name"], str):
             raise InvalidInput("name must be a string.", field="name")
         event = raw["name"].strip() or None
+    if kind == "page" and isinstance(raw.get("category"), str):
+        properties = {"category": raw["category"], **properties}
     if event and len(event) > MAX_NAME_LENGTH:
         raise InvalidInput(f"Names may be at most {MAX_NAME_LENGTH} characters.", field="event")
     group_id = None

@@ -27,7 +27,9 @@ class BadRequest(Exception):
 
 
 def _error(status: int, message: str, code: str = "INVALID") -> JSONResponse:
-    return JSONResponse({"success": False, "error": message, "code": code}, status_code=status)
+    # Segment's clients read `code` and `message`; `error` is kept for humans.
+    body = {"success": False, "error": message, "message": message, "code": code}
+    return JSONResponse(body, status_code=status)
 
 
 async def _read_json(request: Request, limit: int) -> Any:
@@ -88,11 +90,31 @@ def single(kind: str):
             return _auth_error(error)
         if result.rejected:
             problem = result.rejected[0]
-            body = {"success": False, "error": problem.reason, "field": problem.field}
+            body = {
+                "success": False,
+                "error": problem.reason,
+                "message": problem.reason,
+                "code": "INVALID",
+                "field": problem.field,
+            }
             return JSONResponse(body, status_code=400)
         return JSONResponse(_report(result))
 
     return endpoint
+
+
+def _with_batch_fields(message: Any, body: dict[str, Any]) -> Any:
+    """Batch-level context and sentAt (Segment's server libraries send them there) apply
+    to every message; a message's own values win."""
+    if not isinstance(message, dict):
+        return message
+    shared = body.get("context")
+    own = message.get("context")
+    if isinstance(shared, dict) and (own is None or isinstance(own, dict)):
+        message = {**message, "context": {**shared, **(own or {})}}
+    if body.get("sentAt") is not None and message.get("sentAt") is None:
+        message = {**message, "sentAt": body["sentAt"]}
+    return message
 
 
 async def batch(request: Request) -> JSONResponse:
@@ -104,15 +126,7 @@ async def batch(request: Request) -> JSONResponse:
         messages = body["batch"]
         if len(messages) > MAX_BATCH_MESSAGES:
             raise BadRequest(400, f"A batch may hold at most {MAX_BATCH_MESSAGES} messages.")
-        shared = body.get("context")
-        if isinstance(shared, dict):
-            # Batch-level context applies to every message; a message's own keys win.
-            messages = [
-                {**m, "context": {**shared, **(m.get("context") or {})}}
-                if isinstance(m, dict) and isinstance(m.get("context") or {}, dict)
-                else m
-                for m in messages
-            ]
+        messages = [_with_batch_fields(m, body) for m in messages]
         result = await ingest.ingest(principal, messages)
         _count(request, result)
     except BadRequest as error:

@@ -194,3 +194,31 @@ async def test_ingest_outcomes_are_counted_in_metrics(api, services):
     text = (await api.http.get("/metrics")).text
     for outcome in ("accepted", "duplicate", "rejected"):
         assert f'reach_ingested_events_total{{outcome="{outcome}"}}' in text
+
+
+async def test_batch_level_sent_at_corrects_skew_and_errors_carry_a_message(api, services):
+    t = await new_tenant()
+    now = datetime.now(UTC)
+    client_clock = now - timedelta(hours=1)
+    batch = {
+        "batch": [
+            {
+                "type": "track",
+                "userId": "u",
+                "event": "x",
+                "timestamp": (client_clock - timedelta(minutes=5)).isoformat(),
+            },
+            {"type": "page", "userId": "u", "name": "Docs", "category": "Help"},
+        ],
+        "sentAt": client_clock.isoformat(),
+    }
+    assert (
+        await api.http.post("/v1/batch", json=batch, headers=basic(t.write_key))
+    ).status_code == 200
+    events = {e.type: e for e in await events_of(t)}
+    assert abs((events["track"].timestamp - (now - timedelta(minutes=5))).total_seconds()) < 30
+    assert events["page"].properties == {"category": "Help"}
+    response = await api.http.post("/v1/track", json={"event": "x"}, headers=basic(t.write_key))
+    assert response.status_code == 400 and response.json()["message"]
+    response = await api.http.post("/v1/track", json={"event": "x"}, headers=basic("rk_write_no"))
+    assert response.status_code == 401 and response.json()["message"]
