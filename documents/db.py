@@ -12,6 +12,7 @@ from documents.event import Event
 from documents.import_job import ImportFile, ImportJob
 from documents.message import OutboundMessage
 from documents.organization import AgencyLink, Organization
+from documents.segment import Segment
 from documents.user import Invitation, Membership, User
 from documents.workspace import Location, Property, Workspace
 
@@ -33,6 +34,7 @@ DOCUMENT_MODELS = [
     Event,
     ImportJob,
     ImportFile,
+    Segment,
 ]
 
 

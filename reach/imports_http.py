@@ -6,7 +6,8 @@ optional `?filename=` and `?mapping=<JSON object>`), or as multipart/form-data w
 progress is on the `importJob` query and the `importProgress` subscription.
 
 GET /v1/export/contacts?search=&tag=&segmentId=&locationId= streams the matching
-contacts of the caller's workspace as text/csv.
+contacts of the caller's workspace as text/csv; GET /v1/export/segments/{id} streams a
+segment's members.
 
 Both take `Authorization: Bearer <secret key or session token>`; write keys get 403.
 Bodies are capped by BodyLimitMiddleware (its /v1/import limit); multipart parsing is
@@ -28,7 +29,7 @@ from starlette.routing import Route
 
 from engine.csv_mapping import MAX_FILE_BYTES
 from engine.errors import DomainError, Forbidden
-from resolvers import imports
+from resolvers import imports, segments
 from resolvers.auth import authenticate, parse_authorization
 from resolvers.context import RequestContext
 
@@ -150,7 +151,26 @@ async def export_contacts(request: Request) -> StreamingResponse | JSONResponse:
     )
 
 
+async def export_segment(request: Request) -> StreamingResponse | JSONResponse:
+    """GET /v1/export/segments/{id}: the segment's members as text/csv."""
+    try:
+        ctx = await _caller(request)
+        chunks = await segments.export_members(ctx, request.path_params["segment_id"])
+    except DomainError as error:
+        return _domain_error(error)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return StreamingResponse(
+        chunks,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="segment-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 routes = [
     Route("/v1/import", import_contacts, methods=["POST"]),
     Route("/v1/export/contacts", export_contacts, methods=["GET"]),
+    Route("/v1/export/segments/{segment_id}", export_segment, methods=["GET"]),
 ]

@@ -12,6 +12,7 @@ from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from documents import db
+from reach import scheduler
 from reach.settings import Settings
 from resolvers import runtime
 from workers import broker as broker_setup
@@ -27,6 +28,7 @@ class Services:
     redis: Redis
     broker: RedisBroker
     worker: dramatiq.Worker | None = None
+    scheduler: asyncio.Task | None = None  # periodic jobs (with a worker)
 
     async def check(self) -> dict[str, str]:
         """Ping both stores; each answer is 'ok' or the reason it failed."""
@@ -70,10 +72,12 @@ async def open_services(
     if run_worker:
         services.worker = broker_setup.start_worker(broker, settings.worker_threads)
         log.info("in-process worker started with %d threads", settings.worker_threads)
+        services.scheduler = scheduler.start(redis, settings.queue_namespace)
     return services
 
 
 async def close_services(services: Services) -> None:
+    await scheduler.stop(services.scheduler)
     if services.worker is not None:
         # Worker threads may be waiting on this loop: stop them from another thread.
         await asyncio.to_thread(services.worker.stop)

@@ -16,7 +16,7 @@ from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identifiers import normalize_email, normalize_id, normalize_phone
 from engine.names import clean_name
 from engine.traits import FIELD_TYPES, check_key, normalize_properties
-from resolvers import audit
+from resolvers import audit, membership
 from resolvers.context import RequestContext, parse_id
 from resolvers.identity import resolve_contact_id
 from resolvers.ingest import custom_fields
@@ -175,7 +175,8 @@ async def create_contact(ctx: RequestContext, data: dict[str, Any]) -> Contact:
         await contact.insert()
     except DuplicateKeyError as error:
         raise _conflict(error) from error
-    return contact
+    await membership.reevaluate(ctx.workspace_id, {str(contact.id): {membership.ALL}})
+    return await Contact.get(contact.id)
 
 
 async def update_contact(ctx: RequestContext, contact_id: str, data: dict[str, Any]) -> Contact:
@@ -210,6 +211,10 @@ async def update_contact(ctx: RequestContext, contact_id: str, data: dict[str, A
         )
     except DuplicateKeyError as error:
         raise _conflict(error) from error
+    refs = {("field", kind) for kind in identifiers} | {("property", key) for key in props}
+    if "location_id" in sets:
+        refs.add(("field", "location_id"))
+    await membership.reevaluate(ctx.workspace_id, {str(contact.id): refs})
     return await Contact.get(contact.id)
 
 
@@ -228,6 +233,8 @@ async def tag_contact(ctx: RequestContext, contact_id: str, tags: list[str], add
         {"_id": contact.id, "workspace_id": ctx.workspace_id},
         {**operator, "$set": {"updated_at": datetime.now(UTC)}},
     )
+    refs = {("tag", t) for t in cleaned}
+    await membership.reevaluate(ctx.workspace_id, {str(contact.id): refs})
     return await Contact.get(contact.id)
 
 
@@ -246,6 +253,7 @@ async def set_consent(
         {"_id": contact.id, "workspace_id": ctx.workspace_id},
         {"$set": {f"consent.{channel}": decision, "updated_at": now}},
     )
+    await membership.reevaluate(ctx.workspace_id, {str(contact.id): {("consent", channel)}})
     return await Contact.get(contact.id)
 
 
@@ -258,6 +266,7 @@ async def delete_contact(ctx: RequestContext, contact_id: str) -> str:
     erased = await Event.get_pymongo_collection().delete_many({**scope, "contact_id": contact.id})
     await ContactAlias.get_pymongo_collection().delete_many({**scope, "contact_id": contact.id})
     await Contact.get_pymongo_collection().delete_one({**scope, "_id": contact.id})
+    await membership.contact_deleted(ctx.workspace_id, contact.segments)
     await audit.record(
         ctx.principal,
         "contact.erased",

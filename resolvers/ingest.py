@@ -21,14 +21,18 @@ from pymongo.errors import BulkWriteError
 
 from documents.contact import Contact, CustomField
 from documents.event import Event
+from documents.segment import Segment
 from documents.workspace import Workspace
 from engine.access import Permission
 from engine.errors import Forbidden, InvalidInput
 from engine.identifiers import normalize_email, normalize_phone
 from engine.identity import ContactRef, Identity, IdentityIndex
 from engine.messages import Message, parse_message, profile_traits
+from engine.segments.evaluate import where_matches
+from engine.segments.rules import event_filters
 from engine.stats import stats_name, stats_update
 from engine.traits import FieldDef, normalize_properties
+from resolvers import membership
 from resolvers.context import Principal
 from resolvers.identity import merge_contacts
 
@@ -248,7 +252,46 @@ async def _store(
     result.duplicates += len(parsed) - len(inserted)
     for item in parsed:
         result.contact_ids[item.index] = item.key
-    await _update_contacts(workspace_id, parsed, inserted, docs, index, fields, result)
+    names = {
+        stats_name(p.message.type, p.message.event) for i, p in enumerate(parsed) if i in inserted
+    }
+    filters = await _event_filters(workspace_id, {n for n in names if n})
+    changed = await _update_contacts(
+        workspace_id, parsed, inserted, docs, index, fields, result, filters
+    )
+    for contact_id in ids.values():  # new contacts: every segment may want them
+        changed[contact_id].add(membership.ALL)
+    for survivor, _ in merges:
+        changed[survivor].add(membership.ALL)
+    await membership.reevaluate(workspace_id, changed)
+    for survivor, _ in merges:
+        await membership.contacts_merged(workspace_id, PydanticObjectId(survivor))
+
+
+async def _event_filters(
+    workspace_id: PydanticObjectId, names: set[str]
+) -> dict[str, list[tuple[str, list]]]:
+    """event name -> [(aggregate key, where)] for the segments filtering these events."""
+    if not names:
+        return {}
+    rows = (
+        await Segment.get_pymongo_collection()
+        .find(
+            {
+                "workspace_id": workspace_id,
+                "kind": "dynamic",
+                "references": {"$in": [membership.encode_reference(("event", n)) for n in names]},
+            },
+            {"rules": 1},
+        )
+        .to_list(None)
+    )
+    filters: dict[str, list[tuple[str, list]]] = defaultdict(list)
+    for row in rows:
+        for key, event, where in event_filters(row.get("rules")):
+            if (key, where) not in filters[event]:
+                filters[event].append((key, where))
+    return filters
 
 
 async def _insert_new_contacts(
@@ -325,8 +368,14 @@ async def _update_contacts(
     index: IdentityIndex,
     fields: dict[str, FieldDef],
     result: IngestResult,
-) -> None:
-    """One bulk write: properties (latest write wins), identifiers, activity, aggregates."""
+    event_filters: dict[str, list[tuple[str, list]]] | None = None,
+) -> dict[str, set[tuple[str, str]]]:
+    """One bulk write: properties (latest write wins), identifiers, activity, aggregates.
+
+    Returns what changed on each contact, as segment references, so that only the
+    segments reading those are re-evaluated."""
+    event_filters = event_filters or {}
+    changed: dict[str, set[tuple[str, str]]] = defaultdict(set)
     by_contact: dict[str, list[tuple[int, _Parsed]]] = defaultdict(list)
     for position, item in enumerate(parsed):
         if position in inserted:
@@ -345,6 +394,11 @@ async def _update_contacts(
             name = stats_name(message.type, message.event)
             if name:
                 occurrences.append((name, message.timestamp))
+                changed[contact_id] |= {("event", name), ("field", "last_active_at")}
+                # Aggregates of behaviour conditions with `where` (see engine.segments).
+                for key, where in event_filters.get(name, []):
+                    if where_matches(where, message.properties, now):
+                        occurrences.append((key, message.timestamp))
             traits = profile_traits(message)
             if not traits:
                 continue
@@ -360,6 +414,7 @@ async def _update_contacts(
                 if known is not None and message.timestamp < known:
                     continue  # an older write than the one stored
                 times[key] = message.timestamp
+                changed[contact_id].add(("property", key))
                 sets[f"property_times.{key}"] = message.timestamp
                 if value is None:
                     unsets[f"properties.{key}"] = ""
@@ -374,7 +429,10 @@ async def _update_contacts(
             for kind in ("user_id", "email", "phone"):
                 if getattr(ref, kind) and getattr(ref, kind) != stored.get(kind):
                     sets[kind] = getattr(ref, kind)
+                    changed[contact_id].add(("field", kind))
             anonymous = ref.anonymous_ids - set(stored.get("anonymous_ids") or [])
+            if anonymous:
+                changed[contact_id].add(("field", "anonymous_ids"))
         update: dict[str, Any] = {"$set": sets, "$max": {"last_active_at": last_active}}
         if unsets:
             update["$unset"] = unsets
@@ -389,7 +447,7 @@ async def _update_contacts(
             ({"_id": PydanticObjectId(contact_id), "workspace_id": workspace_id}, update)
         )
     if not operations:
-        return
+        return changed
     collection = Contact.get_pymongo_collection()
     try:
         await collection.bulk_write([UpdateOne(f, u) for f, u in operations], ordered=False)
@@ -405,6 +463,7 @@ async def _update_contacts(
             update.pop("$addToSet", None)
             retry.append(UpdateOne(selector, update))
         await collection.bulk_write(retry, ordered=False)
+    return changed
 
 
 ENGAGEMENTS = (
@@ -463,10 +522,13 @@ async def record_engagement(
         {},
         IngestResult(),
     )
+    refs = {("event", f"{channel}_{kind}")}
     if kind == "unsubscribed":
         decision = {"status": "unsubscribed", "at": message.timestamp, "source": "engagement"}
         await Contact.get_pymongo_collection().update_one(
             {"_id": contact_id, "workspace_id": workspace_id},
             {"$set": {f"consent.{channel}": decision}},
         )
+        refs.add(("consent", channel))
+    await membership.reevaluate(workspace_id, {str(contact_id): refs})
     return True

@@ -8,6 +8,8 @@ from resolvers import audit, keys, locations, members, properties, workspaces
 from schema.contacts import ContactQueries
 from schema.imports import ImportQueries
 from schema.pagination import Connection, connection
+from schema.segment_language import SegmentLanguageQueries
+from schema.segments import SegmentQueries
 from schema.types import (
     ApiKey,
     ApiKeyKind,
@@ -22,7 +24,7 @@ from schema.types import (
 
 
 @strawberry.type
-class Query(ContactQueries, ImportQueries):
+class Query(ContactQueries, ImportQueries, SegmentQueries, SegmentLanguageQueries):
     @strawberry.field(description="Who the credentials belong to and what they may do.")
     def viewer(self, info: strawberry.Info) -> Viewer:
         p = info.context.caller().principal

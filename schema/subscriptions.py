@@ -8,11 +8,12 @@ import strawberry
 
 from resolvers import audit
 from schema.imports import ImportSubscriptions
+from schema.segments import SegmentSubscriptions
 from schema.types import AuditEntry
 
 
 @strawberry.type
-class Subscription(ImportSubscriptions):
+class Subscription(ImportSubscriptions, SegmentSubscriptions):
     @strawberry.subscription(description="Each new audit entry of this workspace, as it happens.")
     async def audit_log(self, info: strawberry.Info) -> AsyncGenerator[AuditEntry]:
         async for entry in audit.watch(info.context.caller()):

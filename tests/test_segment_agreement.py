@@ -75,6 +75,10 @@ contacts = st.fixed_dictionaries(
         "anonymous_ids": st.lists(st.just("d1"), max_size=1),
         "created_at": moments,
         "last_active_at": moments,
+        "location_id": st.none()
+        | st.sampled_from(
+            [ObjectId("6b0500000000000000000001"), ObjectId("6b0500000000000000000002")]
+        ),
         "consent": st.dictionaries(
             st.sampled_from(["email", "whatsapp", "sms"]),
             st.fixed_dictionaries({"status": st.sampled_from(["subscribed", "unsubscribed"])}),
@@ -162,8 +166,17 @@ def behaviours(draw):
     return rule
 
 
+locations = st.builds(
+    lambda op, v: {"property": "location_id", "op": op, "value": v},
+    st.sampled_from(["eq", "neq"]),
+    st.sampled_from(["6b0500000000000000000001", "nope"]),
+) | st.builds(
+    lambda op: {"property": "location_id", "op": op},
+    st.sampled_from(["exists", "not_exists", "is_empty", "is_not_empty"]),
+)
 conditions = st.one_of(
     property_conditions(),
+    locations,
     st.builds(lambda t: {"tag": t}, st.sampled_from(["vip", "lead", "none"])),
     behaviours(),
     st.builds(

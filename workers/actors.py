@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from resolvers import imports, members
+from resolvers import imports, members, membership
 from workers.loop import run
 
 # name -> (function, dramatiq actor options)
@@ -31,3 +31,9 @@ def deliver_invitation(invitation_id: str) -> None:
 )
 def run_contact_import(job_id: str) -> None:
     run(imports.run_import(job_id), timeout=imports.RUN_TIMEOUT_SECONDS)
+
+
+@actor(queue_name="segments", max_retries=0, time_limit=600_000)
+def refresh_segments() -> None:
+    """Time windows lapse without events: re-evaluate the time-dependent segments."""
+    run(membership.refresh_time_windows(), timeout=600)

@@ -70,6 +70,10 @@ def property_filter(
                 )
             ]
         }
+    if path == "location_id" and op in ("eq", "in"):
+        # Stored as an ObjectId: compare its hex form with the rule's id strings.
+        ids = value if isinstance(value, list) else [value]
+        return {"$expr": {"$in": [{"$toString": "$location_id"}, [str(i) for i in ids]]}}
     if s.is_date_condition(condition):
         return _date(path, op, condition, now)
     if op in ("eq", "contains", "starts_with", "ends_with") and isinstance(value, str):

@@ -117,6 +117,10 @@ def property_matches(
         return not property_matches(
             {**condition, "op": positive}, doc, now, event_properties=event_properties
         )
+    if path == "location_id" and op in ("eq", "in"):
+        ids = {str(i) for i in (value if isinstance(value, list) else [value])}
+        stored = doc.get("location_id")
+        return stored is not None and str(stored) in ids
     if s.is_date_condition(condition):
         return _date(op, condition, found, doc, parts, now)
     if op in ("eq", "contains", "starts_with", "ends_with") and isinstance(value, str):

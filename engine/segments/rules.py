@@ -36,6 +36,8 @@ OPS = ("eq", "neq", *STRING_OPS, *ORDER_OPS, "between", *SET_OPS, *PRESENCE_OPS,
 COUNT_OPS = ("eq", "gte", "lte", "gt", "lt")
 ENGAGEMENTS = ("opened", "clicked", "replied", "delivered", "bounced")
 CHANNELS = ("email", "sms", "whatsapp", "rcs", "push", "in_app")
+# location_id is an id: compared as a whole, never as text or a number.
+ID_OPS = ("eq", "neq", "in", "not_in", "exists", "not_exists", "is_empty", "is_not_empty")
 
 CONDITION_KEYS = {
     # "type": "date" is added by normalize() where a value compares as a date.
@@ -165,6 +167,9 @@ class _Validator:
         if "type" in rule and rule["type"] != "date":
             self.fail(f"{path}.type", "type may only be 'date'.")
         declared = self.declared_type(name) if allow_standard else None
+        if allow_standard and name == "location_id" and op not in ID_OPS:
+            self.fail(f"{path}.op", f"location_id supports {', '.join(ID_OPS)}.")
+            return
         if rule.get("type") == "date":
             declared = "date"
         self.value(rule, op, declared, path)
