@@ -140,12 +140,16 @@ async def export_contacts(request: Request) -> StreamingResponse | JSONResponse:
         )
     except DomainError as error:
         return _domain_error(error)
+    return _csv_download(chunks, "contacts")
+
+
+def _csv_download(chunks: Any, name: str) -> StreamingResponse:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return StreamingResponse(
         chunks,
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="contacts-{stamp}.csv"',
+            "Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"',
             "Cache-Control": "no-store",
         },
     )
@@ -158,15 +162,7 @@ async def export_segment(request: Request) -> StreamingResponse | JSONResponse:
         chunks = await segments.export_members(ctx, request.path_params["segment_id"])
     except DomainError as error:
         return _domain_error(error)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return StreamingResponse(
-        chunks,
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="segment-{stamp}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return _csv_download(chunks, "segment")
 
 
 routes = [

@@ -328,19 +328,6 @@ async def _copy_members(workspace_id: PydanticObjectId, source_id: str, target: 
     await membership.cascade(workspace_id, str(target.id), done)
 
 
-# Header (lower-cased, letters and digits only) -> how a CSV column finds contacts.
-_CSV_COLUMNS = {
-    "id": "id",
-    "contactid": "id",
-    "userid": "user_id",
-    "email": "email",
-    "emailaddress": "email",
-    "phone": "phone",
-    "phonenumber": "phone",
-    "mobile": "phone",
-}
-
-
 def _identifier(kind: str, raw: str, region: str | None) -> Any:
     if kind == "id":
         return parse_id(raw)
@@ -360,8 +347,9 @@ async def _csv_contacts(ctx: RequestContext, text: str) -> tuple[list[PydanticOb
     table = await asyncio.to_thread(csv_mapping.parse, text)
     columns = {}
     for position, header in enumerate(table.header):
-        kind = _CSV_COLUMNS.get(re.sub(r"[^a-z0-9]", "", header.lower()))
-        if kind is not None:
+        compact = re.sub(r"[^a-z0-9]", "", header.lower())
+        kind = "id" if compact in ("id", "contactid") else csv_mapping.column_target(header)
+        if kind in ("id", "user_id", "email", "phone"):
             columns.setdefault(kind, position)
     if not columns:
         raise InvalidInput(
