@@ -1788,6 +1788,12 @@ class RuleBasedBackend:
             if outcome.rule is None and previous is not None and previous.template:
                 # "in Mumbai or Pune": a bare value continues the condition before it.
                 extra = previous.template(clause.text) if len(clause.text.split()) <= 4 else None
+                # A property holds one value: "in Mumbai or Pune" continues, "in Mumbai
+                # and purchased ..." does not (nor does a clause with its own window).
+                if extra is not None and "property" in extra and (
+                    connector != "or" or clause.window
+                ):
+                    extra = None
                 if extra is not None and "engagement" in extra and clause.window:
                     extra["within_days"] = clause.window
                     clause.use("window")

@@ -544,3 +544,10 @@ def _check_output(text: str, vocabulary: Vocabulary) -> None:
             if "event" in condition:
                 assert condition["event"] in known
     assert got.rules is not None or got.not_understood
+
+
+def test_an_unknown_action_after_a_property_is_not_read_as_a_value():
+    """Found by hand: with no purchase event, 'purchased' must not become a city."""
+    result = suggest("located in Mumbai and purchased in the last 30 days", Vocabulary())
+    assert result.rules == {"property": "city", "op": "eq", "value": "Mumbai"}
+    assert [p.phrase for p in result.not_understood] == ["purchased in the last 30 days"]
