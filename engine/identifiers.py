@@ -37,3 +37,13 @@ def normalize_id(value: object, field: str) -> str:
     if len(text) > MAX_ID_LENGTH:
         raise InvalidInput(f"{field} may be at most {MAX_ID_LENGTH} characters.", field=field)
     return text
+
+
+def clean_country(value: str, field: str = "defaultCountry") -> str:
+    """An ISO 3166 alpha-2 region phone numbers can be read in (IN, US, GB, ...)."""
+    code = str(value).strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidInput(
+            f"Unknown country code {code[:8]!r}; use ISO 3166 (IN, US).", field=field
+        )
+    return code

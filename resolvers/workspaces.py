@@ -5,6 +5,7 @@ from __future__ import annotations
 from documents.workspace import Workspace
 from engine.access import Permission, permissions_for_role
 from engine.errors import Forbidden, NotFound
+from engine.identifiers import clean_country
 from engine.names import clean_name, clean_timezone
 from resolvers import audit
 from resolvers.auth import role_in_workspace
@@ -85,4 +86,36 @@ async def rename_workspace(ctx: RequestContext, workspace_id: str, name: str) ->
         {"from": old, "to": workspace.name},
         workspace_id=workspace.id,
     )
+    return workspace
+
+
+async def update_workspace(
+    ctx: RequestContext,
+    workspace_id: str,
+    *,
+    name: str | None = None,
+    timezone: str | None = None,
+    default_country: str | None = None,
+) -> Workspace:
+    """Settings of a workspace: name, timezone, default phone country ("" clears it)."""
+    workspace = await _administered(ctx, workspace_id)
+    changes: dict[str, object] = {}
+    if name is not None:
+        changes["name"] = clean_name(name, "name")
+    if timezone is not None:
+        changes["timezone"] = clean_timezone(timezone, "timezone")
+    if default_country is not None:
+        changes["default_country"] = clean_country(default_country) if default_country else None
+    if changes:
+        for key, value in changes.items():
+            setattr(workspace, key, value)
+        await workspace.save()
+        await audit.record(
+            ctx.principal,
+            "workspace.updated",
+            "workspace",
+            workspace.id,
+            {k: v for k, v in changes.items()},
+            workspace_id=workspace.id,
+        )
     return workspace

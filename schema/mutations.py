@@ -21,6 +21,15 @@ class CreateWorkspaceInput:
 
 
 @strawberry.input
+class UpdateWorkspaceInput:
+    name: str | None = None
+    timezone: str | None = None
+    default_country: str | None = strawberry.field(
+        default=None, description='ISO 3166 code (IN, US); "" clears it.'
+    )
+
+
+@strawberry.input
 class CreateLocationInput:
     name: str
     code: str = strawberry.field(description="Outlet code used in URLs: a-z, 0-9 and dashes.")
@@ -118,6 +127,20 @@ class Mutation(ContactMutations, ImportMutations, SegmentMutations):
         self, info: strawberry.Info, id: strawberry.ID, name: str
     ) -> WorkspacePayload:
         doc, errors = await attempt(workspaces.rename_workspace(_ctx(info), id, name))
+        return WorkspacePayload(workspace=Workspace.of(doc) if doc else None, user_errors=errors)
+
+    @strawberry.mutation(description="Change a workspace's name, timezone or phone country.")
+    async def update_workspace(
+        self, info: strawberry.Info, id: strawberry.ID, input: UpdateWorkspaceInput
+    ) -> WorkspacePayload:
+        work = workspaces.update_workspace(
+            _ctx(info),
+            id,
+            name=input.name,
+            timezone=input.timezone,
+            default_country=input.default_country,
+        )
+        doc, errors = await attempt(work, "input.")
         return WorkspacePayload(workspace=Workspace.of(doc) if doc else None, user_errors=errors)
 
     @strawberry.mutation

@@ -40,6 +40,9 @@ class Workspace:
     organization_id: strawberry.ID
     name: str
     timezone: str
+    default_country: str | None = strawberry.field(
+        description="Country assumed for phone numbers without a country code."
+    )
     created_at: datetime
 
     @staticmethod
@@ -49,6 +52,7 @@ class Workspace:
             organization_id=strawberry.ID(str(doc.organization_id)),
             name=doc.name,
             timezone=doc.timezone,
+            default_country=doc.default_country,
             created_at=doc.created_at,
         )
 

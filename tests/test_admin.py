@@ -195,3 +195,24 @@ async def test_agency_members_act_in_client_workspaces(api, services):
     ]
     response = await api.raw(token, "{ viewer { role } }")
     assert response.status_code == 401
+
+
+async def test_workspace_settings_drive_phone_normalisation(api, services):
+    tenant = await new_tenant()
+    update = (
+        "mutation($id: ID!, $c: String) { updateWorkspace(id: $id, input: {defaultCountry: $c}) "
+        "{ workspace { defaultCountry } userErrors { field code } } }"
+    )
+    bad = await api.gql(tenant.secret_key, update, {"id": tenant.workspace_id, "c": "XX"})
+    assert bad["updateWorkspace"]["userErrors"] == [
+        {"field": "input.defaultCountry", "code": "INVALID"}
+    ]
+    good = await api.gql(tenant.secret_key, update, {"id": tenant.workspace_id, "c": "in"})
+    assert good["updateWorkspace"]["workspace"]["defaultCountry"] == "IN"
+    created = await api.gql(
+        tenant.secret_key,
+        'mutation { createContact(input: {phone: "098200 00001"}) { contact { phone } } }',
+    )
+    assert created["createContact"]["contact"]["phone"] == "+919820000001"
+    cleared = await api.gql(tenant.secret_key, update, {"id": tenant.workspace_id, "c": ""})
+    assert cleared["updateWorkspace"]["workspace"]["defaultCountry"] is None
