@@ -1790,8 +1790,10 @@ class RuleBasedBackend:
                 extra = previous.template(clause.text) if len(clause.text.split()) <= 4 else None
                 # A property holds one value: "in Mumbai or Pune" continues, "in Mumbai
                 # and purchased ..." does not (nor does a clause with its own window).
-                if extra is not None and "property" in extra and (
-                    connector != "or" or clause.window
+                if (
+                    extra is not None
+                    and "property" in extra
+                    and (connector != "or" or clause.window)
                 ):
                     extra = None
                 if extra is not None and "engagement" in extra and clause.window:

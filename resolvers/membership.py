@@ -287,18 +287,25 @@ async def reevaluate(
         )
         entered: dict[str, list[PydanticObjectId]] = defaultdict(list)
         exited: dict[str, list[PydanticObjectId]] = defaultdict(list)
+        ordered = _dependencies_first(segments)
         for doc in docs:
-            refs = pending.get(str(doc["_id"]), set())
+            refs = set(pending.get(str(doc["_id"]), set()))
             member_of = set(doc.get("segments") or [])
-            for segment in segments:
+            for segment in ordered:
                 sid = str(segment.id)
                 if ALL not in refs and not (refs & refs_of[sid]):
                     continue
-                inside = is_member(segment, doc, now)
+                # Segments built on segments see this round's decisions (evaluated after
+                # what they depend on), so a contact never flaps in and out.
+                inside = is_member(segment, {**doc, "segments": sorted(member_of)}, now)
                 if inside and sid not in member_of:
                     entered[sid].append(doc["_id"])
+                    member_of.add(sid)
+                    refs.add(("segment", sid))
                 elif not inside and sid in member_of:
                     exited[sid].append(doc["_id"])
+                    member_of.discard(sid)
+                    refs.add(("segment", sid))
         if not entered and not exited:
             break
         pending = {}
@@ -311,6 +318,27 @@ async def reevaluate(
     else:
         log.warning("segment re-evaluation stopped after %d rounds", MAX_ROUNDS)
     return done
+
+
+def _dependencies_first(segments: list[Segment]) -> list[Segment]:
+    """Segments ordered so that one using in_segment comes after the segments it reads."""
+    by_id = {str(s.id): s for s in segments}
+    ordered: list[Segment] = []
+    state: dict[str, int] = {}  # 1 visiting, 2 done; rules are acyclic (validated)
+
+    def visit(sid: str) -> None:
+        if state.get(sid):
+            return
+        state[sid] = 1
+        for dependency in rule_language.segment_dependencies(by_id[sid].rules):
+            if dependency in by_id:
+                visit(dependency)
+        state[sid] = 2
+        ordered.append(by_id[sid])
+
+    for sid in by_id:
+        visit(sid)
+    return ordered
 
 
 def _follow(

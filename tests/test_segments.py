@@ -557,3 +557,31 @@ async def test_refresh_segments_job_runs_on_the_worker(api, services):
         return recent["id"] not in (await Contact.get(stale)).segments
 
     await eventually(lapsed, timeout=20)
+
+
+async def test_segments_on_segments_see_this_rounds_decisions(api, services):
+    """Found by bench/segments.py: a batch that moves a contact out of A while it meets
+    B's other condition must not flash it into B (B = in A and purchased)."""
+    t = await new_tenant()
+    lisbon = await create_segment(
+        api, t, "Lisbon", {"property": "city", "op": "eq", "value": "Lisbon"}
+    )
+    buyers = await create_segment(
+        api,
+        t,
+        "Lisbon buyers",
+        {"all": [{"in_segment": lisbon["id"]}, {"event": "order_completed"}]},
+    )
+    batch = [{"type": "identify", "userId": "u1", "traits": {"city": "Lisbon"}}]
+    response = await api.http.post("/v1/batch", json={"batch": batch}, headers=basic(t.write_key))
+    assert response.status_code == 200
+    batch = [
+        {"type": "identify", "userId": "u1", "traits": {"city": "Oslo"}},
+        {"type": "track", "userId": "u1", "event": "order_completed"},
+    ]
+    response = await api.http.post("/v1/batch", json={"batch": batch}, headers=basic(t.write_key))
+    assert response.status_code == 200
+    entered = [e.properties["segment_id"] for e in await segment_events(t, "segment_entered")]
+    exited = [e.properties["segment_id"] for e in await segment_events(t, "segment_exited")]
+    assert entered == [lisbon["id"]] and exited == [lisbon["id"]]
+    assert buyers["id"] not in entered
