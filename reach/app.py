@@ -64,6 +64,8 @@ def create_app(
             max_tokens=settings.max_tokens,
         ),
         graphql_ide="graphiql",
+        # Bearer-token auth only (no cookies), so multipart requests carry no CSRF risk.
+        multipart_uploads_enabled=True,
     )
 
     async def healthz(request: Request) -> JSONResponse:

@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 
 from resolvers import imports
@@ -119,6 +120,25 @@ class ImportMutations:
     ) -> ImportContactsPayload:
         doc, errors = await attempt(
             imports.start_import(info.context.caller(), filename, csv, mapping)
+        )
+        return ImportContactsPayload(
+            import_job=ImportJob.of(doc) if doc else None, user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Import a CSV file sent as a GraphQL multipart upload (up to the request "
+        "size limit; larger files go to POST /v1/import)."
+    )
+    async def import_contacts_file(
+        self,
+        info: strawberry.Info,
+        file: Upload,
+        mapping: JSON | None = None,
+    ) -> ImportContactsPayload:
+        content = await file.read()
+        filename = getattr(file, "filename", None)
+        doc, errors = await attempt(
+            imports.start_import(info.context.caller(), filename, content, mapping)
         )
         return ImportContactsPayload(
             import_job=ImportJob.of(doc) if doc else None, user_errors=errors

@@ -12,6 +12,7 @@ import pytest
 import websockets
 from beanie import PydanticObjectId
 
+from documents.contact import Contact
 from documents.import_job import ImportFile, ImportJob
 from engine.csv_mapping import MAX_FILE_BYTES
 from reach.http.limits import ROUTE_LIMITS
@@ -559,3 +560,29 @@ async def test_export_streams_any_contact_query_as_csv(api, services, monkeypatc
     assert copied["p2@example.com"]["properties"]["note"] == "line\nbreak"
     assert sorted(copied["p1@example.com"]["tags"]) == ["b2b", "vip"]
     assert len(await contacts_of(other)) == 5
+
+
+async def test_graphql_multipart_upload(api, services):
+    t = await new_tenant()
+    operations = {
+        "query": "mutation($file: Upload!) { importContactsFile(file: $file) "
+        "{ importJob { id filename } userErrors { field message } } }",
+        "variables": {"file": None},
+    }
+    response = await api.http.post(
+        "/graphql",
+        headers={"Authorization": f"Bearer {t.secret_key}"},
+        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
+        files={"0": ("people.csv", b"email,city\nup@example.com,Goa\n", "text/csv")},
+    )
+    assert response.status_code == 200, response.text
+    payload = response.json()["data"]["importContactsFile"]
+    assert payload["userErrors"] == [] and payload["importJob"]["filename"] == "people.csv"
+
+    async def imported():
+        return await Contact.find_one(
+            {"workspace_id": PydanticObjectId(t.workspace_id), "email": "up@example.com"}
+        )
+
+    contact = await eventually(imported)
+    assert contact.properties == {"city": "Goa"}
