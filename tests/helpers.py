@@ -57,7 +57,7 @@ async def new_tenant(name: str = "Brand", **kwargs: Any) -> Provisioned:
 
 
 async def eventually[T](
-    probe: Callable[[], Awaitable[T | None]], timeout: float = 20.0, interval: float = 0.05
+    probe: Callable[[], Awaitable[T | None]], timeout: float = 60.0, interval: float = 0.05
 ) -> T:
     """Poll until `probe` returns something truthy (background work done) or time out."""
     deadline = asyncio.get_running_loop().time() + timeout
