@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
 from documents.contact import Contact, ContactAlias, CustomField
@@ -96,6 +97,11 @@ async def get_contact(ctx: RequestContext, contact_id: str) -> Contact | None:
     return contact
 
 
+async def _reload(ctx: RequestContext, contact_id: PydanticObjectId) -> Contact:
+    """The contact as stored after a change (scoped, like every query)."""
+    return await Contact.find_one({"_id": contact_id, "workspace_id": ctx.workspace_id})
+
+
 async def _existing(ctx: RequestContext, contact_id: str) -> Contact:
     contact = await get_contact(ctx, contact_id)
     if contact is None:
@@ -176,7 +182,7 @@ async def create_contact(ctx: RequestContext, data: dict[str, Any]) -> Contact:
     except DuplicateKeyError as error:
         raise _conflict(error) from error
     await membership.reevaluate(ctx.workspace_id, {str(contact.id): {membership.ALL}})
-    return await Contact.get(contact.id)
+    return await _reload(ctx, contact.id)
 
 
 async def update_contact(ctx: RequestContext, contact_id: str, data: dict[str, Any]) -> Contact:
@@ -215,7 +221,7 @@ async def update_contact(ctx: RequestContext, contact_id: str, data: dict[str, A
     if "location_id" in sets:
         refs.add(("field", "location_id"))
     await membership.reevaluate(ctx.workspace_id, {str(contact.id): refs})
-    return await Contact.get(contact.id)
+    return await _reload(ctx, contact.id)
 
 
 async def tag_contact(ctx: RequestContext, contact_id: str, tags: list[str], add: bool) -> Contact:
@@ -235,7 +241,7 @@ async def tag_contact(ctx: RequestContext, contact_id: str, tags: list[str], add
     )
     refs = {("tag", t) for t in cleaned}
     await membership.reevaluate(ctx.workspace_id, {str(contact.id): refs})
-    return await Contact.get(contact.id)
+    return await _reload(ctx, contact.id)
 
 
 async def set_consent(
@@ -254,7 +260,7 @@ async def set_consent(
         {"$set": {f"consent.{channel}": decision, "updated_at": now}},
     )
     await membership.reevaluate(ctx.workspace_id, {str(contact.id): {("consent", channel)}})
-    return await Contact.get(contact.id)
+    return await _reload(ctx, contact.id)
 
 
 async def delete_contact(ctx: RequestContext, contact_id: str) -> str:

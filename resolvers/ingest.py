@@ -242,7 +242,12 @@ async def _store(
     if merges:  # the survivors' stored fields changed
         fresh = (
             await Contact.get_pymongo_collection()
-            .find({"_id": {"$in": [PydanticObjectId(s) for s, _ in merges]}})
+            .find(
+                {
+                    "_id": {"$in": [PydanticObjectId(s) for s, _ in merges]},
+                    "workspace_id": workspace_id,
+                }
+            )
             .to_list(None)
         )
         docs.update({str(d["_id"]): d for d in fresh})

@@ -87,6 +87,11 @@ async def list_members(
     return await contacts.list_contacts(ctx, first, after, segment_id=str(segment.id))
 
 
+async def _stored(workspace_id: PydanticObjectId, segment_id: PydanticObjectId) -> Segment | None:
+    """A segment as stored now (scoped, like every query)."""
+    return await Segment.find_one({"_id": segment_id, "workspace_id": workspace_id})
+
+
 # --- validation ------------------------------------------------------------------------------
 
 
@@ -168,7 +173,7 @@ async def create_segment(ctx: RequestContext, data: dict[str, Any]) -> Segment:
     await _backfill(segment)
     await membership.recompute(segment)
     await audit.record(ctx.principal, "segment.created", "segment", segment.id, {"name": name})
-    return await Segment.get(segment.id)
+    return await _stored(segment.workspace_id, segment.id)
 
 
 async def update_segment(ctx: RequestContext, segment_id: str, data: dict[str, Any]) -> Segment:
@@ -202,7 +207,7 @@ async def update_segment(ctx: RequestContext, segment_id: str, data: dict[str, A
     await Segment.get_pymongo_collection().update_one(
         {"_id": segment.id, "workspace_id": ctx.workspace_id}, {"$set": sets}
     )
-    segment = await Segment.get(segment.id)
+    segment = await _stored(segment.workspace_id, segment.id)
     if audience_changed and segment.kind == "dynamic":
         await _backfill(segment)
         await membership.recompute(segment)
@@ -213,7 +218,7 @@ async def update_segment(ctx: RequestContext, segment_id: str, data: dict[str, A
         segment.id,
         {"fields": sorted(k for k in sets if k != "updated_at")},
     )
-    return await Segment.get(segment.id)
+    return await _stored(segment.workspace_id, segment.id)
 
 
 async def duplicate_segment(ctx: RequestContext, segment_id: str, name: str | None) -> Segment:
@@ -240,7 +245,7 @@ async def duplicate_segment(ctx: RequestContext, segment_id: str, name: str | No
     await audit.record(
         ctx.principal, "segment.duplicated", "segment", copy.id, {"from": str(source.id)}
     )
-    return await Segment.get(copy.id)
+    return await _stored(copy.workspace_id, copy.id)
 
 
 async def delete_segment(ctx: RequestContext, segment_id: str) -> str:
@@ -439,7 +444,7 @@ async def create_static_segment(
         segment.id,
         {"name": name, "kind": "static", "from": str(source.id) if source else None},
     )
-    return await Segment.get(segment.id), unmatched
+    return await _stored(segment.workspace_id, segment.id), unmatched
 
 
 async def _change_static(
@@ -467,7 +472,7 @@ async def change_static_members(
         )
     ids = await _contact_ids(ctx, contact_ids)
     await _change_static(ctx.workspace_id, segment, ids, add=add)
-    return await Segment.get(segment.id)
+    return await _stored(segment.workspace_id, segment.id)
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -518,7 +523,7 @@ async def watch_count(ctx: RequestContext, segment_id: str) -> AsyncIterator[int
     segment = await _existing(ctx, segment_id, field="segmentId")
     sid = str(segment.id)
     async with _listening(ctx, membership.count_topic(sid)) as queue:
-        segment = await Segment.get(segment.id)
+        segment = await _stored(segment.workspace_id, segment.id)
         if segment is None:
             return
         last = segment.member_count
@@ -534,11 +539,11 @@ async def watch_count(ctx: RequestContext, segment_id: str) -> AsyncIterator[int
                 # A message may overtake another: the stored count is the truth.
                 while not queue.empty():
                     queue.get_nowait()
-                fresh = await Segment.get(segment.id)
+                fresh = await _stored(segment.workspace_id, segment.id)
                 if fresh is not None:
                     count = fresh.member_count
             except TimeoutError:
-                fresh = await Segment.get(segment.id)
+                fresh = await _stored(segment.workspace_id, segment.id)
                 if fresh is None:
                     return
                 count = fresh.member_count
