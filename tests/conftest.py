@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from hypothesis import settings as hypothesis_settings
 
 from reach.app import create_app
 from reach.embedded.mongo import EmbeddedMongo
@@ -21,6 +22,11 @@ from reach.embedded.redis import EmbeddedRedis
 from reach.services import Services, close_services, open_services
 from reach.settings import Settings
 from tests.helpers import Client
+
+# Property tests share two cores with servers and worker threads: time per example is
+# no measure of correctness here, so hypothesis's per-example deadline is off.
+hypothesis_settings.register_profile("reach", deadline=None)
+hypothesis_settings.load_profile("reach")
 
 
 def free_port() -> int:
