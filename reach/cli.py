@@ -79,6 +79,7 @@ def serve(settings: Settings) -> None:
             lifespan="on",
             log_level="info",
             ws="websockets-sansio",
+            ws_max_size=settings.max_body_bytes,  # the same bound as HTTP bodies
             timeout_graceful_shutdown=10,
             log_config=None,  # uvicorn's loggers propagate to our root handler
         )

@@ -96,6 +96,7 @@ async def base_url(settings: Settings, services: Services) -> AsyncIterator[str]
         lifespan="off",
         log_level="warning",
         ws="websockets-sansio",
+        ws_max_size=settings.max_body_bytes,
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

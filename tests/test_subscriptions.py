@@ -84,3 +84,18 @@ async def test_subscribe_before_init_is_unauthorized(base_url, services):
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await _next_message(ws)
     assert closed.value.rcvd.code == 4401
+
+
+async def test_oversized_websocket_messages_close_the_connection(base_url, services, settings):
+    tenant = await new_tenant()
+    ws = await _connect(base_url, {"authorization": f"Bearer {tenant.secret_key}"})
+    assert (await _next_message(ws))["type"] == "connection_ack"
+    huge = {
+        "id": "1",
+        "type": "subscribe",
+        "payload": {"query": "x" * (settings.max_body_bytes + 1)},
+    }
+    await ws.send(json.dumps(huge))
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await _next_message(ws)
+    assert closed.value.rcvd.code == 1009  # message too big
