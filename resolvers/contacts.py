@@ -11,7 +11,6 @@ from pymongo.errors import DuplicateKeyError
 
 from documents.contact import Contact, ContactAlias, CustomField
 from documents.event import Event
-from documents.workspace import Workspace
 from engine.access import Permission
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identifiers import normalize_email, normalize_id, normalize_phone
@@ -23,6 +22,7 @@ from resolvers.identity import resolve_contact_id
 from resolvers.ingest import custom_fields
 from resolvers.locations import get_location
 from resolvers.pagination import Page, paginate
+from resolvers.workspaces import phone_region
 
 CHANNELS = ("email", "sms", "whatsapp", "rcs", "push", "in_app")
 CONSENT = ("subscribed", "unsubscribed", "unknown")
@@ -124,8 +124,7 @@ async def _identifiers(ctx: RequestContext, data: dict[str, Any]) -> dict[str, A
     if data.get("email") is not None:
         out["email"] = normalize_email(data["email"])
     if data.get("phone") is not None:
-        workspace = await Workspace.get(ctx.workspace_id)
-        region = workspace.default_country if workspace else None
+        region = await phone_region(ctx.workspace_id)
         try:
             out["phone"] = normalize_phone(data["phone"], region)
         except InvalidInput as error:

@@ -22,7 +22,6 @@ from pymongo.errors import BulkWriteError
 from documents.contact import Contact, CustomField
 from documents.event import Event
 from documents.segment import Segment
-from documents.workspace import Workspace
 from engine.access import Permission
 from engine.errors import Forbidden, InvalidInput
 from engine.identifiers import normalize_email, normalize_phone
@@ -35,6 +34,7 @@ from engine.traits import FieldDef, normalize_properties
 from resolvers import membership
 from resolvers.context import Principal
 from resolvers.identity import merge_contacts
+from resolvers.workspaces import phone_region
 
 log = logging.getLogger("reach.ingest")
 DUPLICATE_KEY = 11000
@@ -121,8 +121,7 @@ async def ingest(
     if not principal.can(Permission.TRACK):
         raise Forbidden("This credential may not send tracking data.")
     workspace_id = principal.workspace_id
-    workspace = await Workspace.get(workspace_id)
-    region = workspace.default_country if workspace else None
+    region = await phone_region(workspace_id)
     fields = await custom_fields(workspace_id)
     received_at = datetime.now(UTC)
     result = IngestResult()

@@ -25,7 +25,6 @@ from beanie import PydanticObjectId
 
 from documents.contact import Contact
 from documents.segment import Segment
-from documents.workspace import Workspace
 from engine import csv_mapping
 from engine.access import Permission
 from engine.errors import Conflict, InvalidInput, NotFound
@@ -37,6 +36,7 @@ from resolvers.context import RequestContext, parse_id
 from resolvers.ingest import custom_fields
 from resolvers.locations import get_location
 from resolvers.pagination import Page, paginate
+from resolvers.workspaces import phone_region
 
 MAX_SAMPLE = 100
 MAX_STATIC_IDS = 10_000
@@ -361,8 +361,7 @@ async def _csv_contacts(ctx: RequestContext, text: str) -> tuple[list[PydanticOb
             "The file needs a column id, user_id, email or phone to find contacts by.",
             field="csv",
         )
-    workspace = await Workspace.get(ctx.workspace_id)
-    region = workspace.default_country if workspace else None
+    region = await phone_region(ctx.workspace_id)
     wanted: list[tuple[int, list[tuple[str, Any]]]] = []
     values: dict[str, set[Any]] = {kind: set() for kind in columns}
     for number, cells in table.rows:

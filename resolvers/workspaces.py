@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from beanie import PydanticObjectId
+
 from documents.workspace import Workspace
 from engine.access import Permission, permissions_for_role
 from engine.errors import Forbidden, NotFound
@@ -18,6 +20,12 @@ async def current(ctx: RequestContext) -> Workspace:
     if workspace is None:
         raise NotFound("Workspace not found.")
     return workspace
+
+
+async def phone_region(workspace_id: PydanticObjectId) -> str | None:
+    """The country assumed for phone numbers written without a country code."""
+    workspace = await Workspace.get(workspace_id)
+    return workspace.default_country if workspace else None
 
 
 async def list_workspaces(ctx: RequestContext, first: int | None, after: str | None) -> Page:
