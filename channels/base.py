@@ -1,19 +1,32 @@
-"""The provider interface every channel implements."""
+"""The provider interface every channel implements: one message shape, one send call."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
-class EmailMessage:
-    to: str
-    subject: str
-    text: str
+class Outgoing:
+    """One rendered message for one address. Each channel reads the fields it needs:
+
+    email: subject, text, html, sender, headers; sms/whatsapp/rcs: text (body as a fallback);
+    push/web_push: title, body, url, data; webhook: body (JSON text) or a default payload.
+    """
+
+    channel: str
+    to: str | dict[str, Any]  # email, E.164 phone, device token, push subscription, contact id
+    subject: str = ""
+    text: str = ""
     html: str = ""
-    sender: str = "Reach <no-reply@reach.local>"
+    title: str = ""
+    body: str = ""
+    url: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    sender: str = ""  # empty: the provider's configured sender
+    idempotency_key: str = ""
+    status_callback: str = ""  # where the provider reports delivery (Twilio-style)
 
 
 @dataclass(frozen=True)
@@ -23,14 +36,28 @@ class SendResult:
 
 
 class SendError(Exception):
-    """The provider refused or failed; `permanent` tells retries to stop."""
+    """The provider refused or failed.
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    `permanent` tells retries to stop (bad address, token gone, credentials refused);
+    `retry_after` is the provider's requested wait in seconds (HTTP 429), if it gave one;
+    `code` is the provider's own error code when there is one (Twilio 21211, UNREGISTERED).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after
+        self.code = code
 
 
-class EmailProvider(Protocol):
+class Provider(Protocol):
     name: str
 
-    async def send(self, message: EmailMessage) -> SendResult: ...
+    async def send(self, message: Outgoing) -> SendResult: ...

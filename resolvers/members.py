@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo.errors import DuplicateKeyError
 
-from channels.base import EmailMessage
+from channels.base import Outgoing
 from documents.organization import Organization
 from documents.user import Invitation, Membership, User
 from documents.workspace import Workspace
@@ -107,7 +107,8 @@ async def deliver_invitation(invitation_id: str) -> None:
     workspace = await Workspace.get(invitation.workspace_id)
     org_name = organization.name if organization else "Reach"
     url = _invite_url(token)
-    message = EmailMessage(
+    message = Outgoing(
+        channel="email",
         to=invitation.email,
         subject=f"You're invited to {org_name} on Reach",
         text=(

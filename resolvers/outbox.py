@@ -7,20 +7,20 @@ from datetime import UTC, datetime
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
-from channels.base import EmailMessage, EmailProvider, SendError
-from channels.sandbox import SandboxEmail
+from channels.base import Outgoing, Provider, SendError
+from channels.sandbox import Sandbox
 from channels.smtp import SmtpEmail
 from documents.message import OutboundMessage
 from resolvers import runtime
 
 
-def email_provider() -> EmailProvider:
+def email_provider() -> Provider:
     url = runtime.get().smtp_url
-    return SmtpEmail(url) if url else SandboxEmail()
+    return SmtpEmail(url) if url else Sandbox()
 
 
 async def send_email_once(
-    workspace_id: PydanticObjectId, idempotency_key: str, message: EmailMessage
+    workspace_id: PydanticObjectId, idempotency_key: str, message: Outgoing
 ) -> OutboundMessage:
     """Record the message (unique per key), claim it, send it, record the outcome.
 
@@ -57,6 +57,8 @@ async def send_email_once(
         result = await provider.send(message)
     except SendError as error:
         await query.update({"$set": {"status": "failed", "error": str(error)}})
+        if error.permanent:  # a refused address will not pass on a retry
+            return await query
         raise
     await query.update(
         {

@@ -23,6 +23,8 @@ from reach.services import Services, close_services, open_services
 from reach.settings import Settings
 from tests.helpers import Client
 
+pytest_plugins = ["tests.provider_fixtures"]  # provider_server: local HTTP providers
+
 # Property tests share two cores with servers and worker threads: time per example is
 # no measure of correctness here, so hypothesis's per-example deadline is off.
 hypothesis_settings.register_profile("reach", deadline=None)
