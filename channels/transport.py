@@ -44,6 +44,22 @@ async def close() -> None:
         await shared.aclose()
 
 
+# Off in production (reach.services): provider and partner URLs must then name public
+# hosts, so a webhook or push endpoint cannot be aimed at services inside our network.
+allow_private_hosts = True
+
+
+def is_private(host: str) -> bool:
+    """A literal address that is not publicly routable (loopback, RFC 1918, link-local)."""
+    if host == "localhost" or host.endswith((".localhost", ".internal", ".local")):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return not address.is_global
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -69,6 +85,8 @@ def url_problem(url: object, field: str) -> str | None:
         return f"{field} is not a valid URL"
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return f"{field} must be an https:// URL"
+    if not allow_private_hosts and is_private(parts.hostname):
+        return f"{field} must name a public host"
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         return f"{field} must use https:// (plain http is allowed only to localhost)"
     if parts.username or parts.password:

@@ -29,6 +29,8 @@ class Contact(TenantDocument):
     # event name (escaped) -> {count, first_at, last_at, days: {YYYYMMDD: n}}
     event_stats: dict[str, dict[str, Any]] = {}
     location_id: PydanticObjectId | None = None
+    # Push targets: {"kind": "fcm", "token": ...} or {"kind": "web", "subscription": {...}}
+    devices: list[dict[str, Any]] = []
     last_active_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -6,13 +6,17 @@ from beanie import init_beanie
 from pymongo import AsyncMongoClient
 
 from documents.audit import AuditEntry
+from documents.channel import ChannelConfig
 from documents.contact import Contact, ContactAlias, CustomField
 from documents.credential import ApiKey
 from documents.event import Event
 from documents.import_job import ImportFile, ImportJob
+from documents.inbox import InboxMessage
+from documents.listener import Listener
 from documents.message import OutboundMessage
 from documents.organization import AgencyLink, Organization
 from documents.segment import Segment
+from documents.template import Template
 from documents.user import Invitation, Membership, User
 from documents.workspace import Location, Property, Workspace
 
@@ -35,6 +39,10 @@ DOCUMENT_MODELS = [
     ImportJob,
     ImportFile,
     Segment,
+    Listener,
+    ChannelConfig,
+    Template,
+    InboxMessage,
 ]
 
 

@@ -1,29 +1,83 @@
-"""Outbound messages: one row per send, keyed for exactly-once effects."""
+"""Outbound messages: one row per send, keyed for exactly-once effects.
+
+The row is written before any provider is called, under a unique idempotency key, and
+holds everything the send needs (address, channel, the template fields to render), so a
+retried or duplicated job finds it and never sends twice. Engagement that comes back
+(delivered, opened, clicked, ...) is stamped on the row as well as recorded as events,
+so analytics count rows and segments read events.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from beanie import PydanticObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import TenantDocument
+
+# scheduled: waits for due_at (quiet hours, send-time optimisation, A/B remainder)
+# queued: due, a send job is on its way; sending: claimed by a worker
+# paused: its campaign was paused before it went out; skipped: decided not to send
+LIVE_STATUSES = ("scheduled", "queued", "sending", "paused")
+DONE_STATUSES = ("sent", "delivered", "failed", "bounced", "skipped")
+SENT_STATUSES = ("sent", "delivered", "bounced")  # handed to a provider
 
 
 class OutboundMessage(TenantDocument):
     idempotency_key: str
     channel: str
     provider: str = ""
-    to: str
+    to: Any = None  # email address, E.164 phone, device token, push subscription, url
+    contact_id: PydanticObjectId | None = None  # None for system mail (invitations)
+    source: str = "system"  # system | campaign | journey
+    source_id: str | None = None  # campaign or journey id
+    step: str = ""  # journey node id
+    run: int = 0  # campaign run (recurring campaigns run many times)
+    variant: str | None = None
+    location_id: PydanticObjectId | None = None
+    # The channel's template fields, rendered at send time against the contact then.
+    template: dict[str, str] = {}
+    event: dict[str, Any] | None = None  # trigger event, for templates
     subject: str = ""
     text: str = ""
     html: str = ""
-    status: str = "queued"  # queued | sending | sent | failed
+    status: str = "queued"
+    reason: str | None = None  # why skipped, held, failed or bounced
     error: str | None = None
+    attempts: int = 0
+    due_at: datetime | None = None
+    claimed_at: datetime | None = None
+    provider_message_id: str | None = None
     sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    opened_at: datetime | None = None
+    clicked_at: datetime | None = None
+    replied_at: datetime | None = None
+    bounced_at: datetime | None = None
+    failed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    converted_at: datetime | None = None
+    revenue: float = 0.0
+    conversion_event_ids: list[str] = []  # goal events counted (each once)
 
     class Settings:
         name = "outbound_messages"
         indexes = [
             IndexModel([("workspace_id", ASCENDING), ("idempotency_key", ASCENDING)], unique=True),
             IndexModel([("workspace_id", ASCENDING), ("_id", DESCENDING)]),
+            IndexModel(
+                [("workspace_id", ASCENDING), ("source_id", ASCENDING), ("status", ASCENDING)]
+            ),
+            IndexModel(
+                [
+                    ("workspace_id", ASCENDING),
+                    ("contact_id", ASCENDING),
+                    ("sent_at", DESCENDING),
+                ]
+            ),
+            IndexModel([("workspace_id", ASCENDING), ("provider_message_id", ASCENDING)]),
+            # The dispatcher's sweep for due rows runs across workspaces by design.
+            IndexModel([("status", ASCENDING), ("due_at", ASCENDING)]),
         ]

@@ -14,6 +14,12 @@ class Workspace(TimestampedDocument):
     timezone: str = "UTC"
     # ISO 3166 country assumed for phone numbers written without a country code.
     default_country: str | None = None
+    # Sending rules (issue 5): campaigns need an approver's sign-off before scheduling;
+    # frequency caps [{"channel": str | None, "limit": int, "days": int}]; quiet hours
+    # {"start": "21:00", "end": "08:00"} in the contact's timezone.
+    approval_required: bool = False
+    frequency_caps: list[dict] = []
+    quiet_hours: dict | None = None
 
     class Settings:
         name = "workspaces"

@@ -13,14 +13,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from reach import auth_routes, imports_http, tracking, webhooks
+from reach import auth_routes, engagement_http, imports_http, tracking, webhooks
 from reach.graphql_view import ReachGraphQL
 from reach.http.limits import BodyLimitMiddleware
 from reach.http.metrics import Metrics, MetricsMiddleware
 from reach.services import Services
 from reach.settings import Settings
 from schema import build_schema
-from workers.broker import queue_depth
+from workers.broker import queue_depth, send_counts
 
 LANDING = """<!doctype html><meta charset="utf-8"><title>Reach</title>
 <h1>Reach</h1><p>GraphQL API and GraphiQL: <a href="/graphql">/graphql</a>
@@ -40,6 +40,7 @@ def create_app(
     if services is not None:
         holder["services"] = services
         metrics.watch_queues(lambda: queue_depth(services.broker))
+        metrics.watch_sends(lambda: send_counts(services.broker))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -49,6 +50,7 @@ def create_app(
         opened = await lifespan_services()
         holder["services"] = opened
         metrics.watch_queues(lambda: queue_depth(opened.broker))
+        metrics.watch_sends(lambda: send_counts(opened.broker))
         try:
             yield
         finally:
@@ -94,6 +96,7 @@ def create_app(
         *tracking.routes,
         *imports_http.routes,
         *webhooks.routes,
+        *engagement_http.routes,
     ]
     app = Starlette(
         routes=routes,

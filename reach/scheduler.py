@@ -3,7 +3,9 @@ Redis lock per time slot (SET NX EX) lets exactly one of them enqueue each job p
 period, however many processes there are.
 
 Jobs: `refresh_segments` every 30 seconds, so that segment time windows lapse (and
-"more than N days ago" conditions come true) within a minute of the boundary.
+"more than N days ago" conditions come true) within a minute of the boundary;
+`dispatch_due` every 5 seconds, so held sends (quiet hours, send-time optimisation) go out
+on time and sends whose queue message was lost are picked up again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from resolvers import jobs
 
 log = logging.getLogger("reach.scheduler")
 
-SCHEDULE: tuple[tuple[str, float], ...] = (("refresh_segments", 30.0),)
+SCHEDULE: tuple[tuple[str, float], ...] = (
+    ("refresh_segments", 30.0),
+    ("dispatch_due", 5.0),
+)
 
 
 async def tick(

@@ -11,6 +11,7 @@ from dramatiq.brokers.redis import RedisBroker
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from channels import transport
 from documents import db
 from reach import scheduler
 from reach.settings import Settings
@@ -50,6 +51,7 @@ async def open_services(
     run_worker: bool,
     mongo_listeners: list | None = None,
 ) -> Services:
+    transport.allow_private_hosts = not settings.production
     mongo = await db.connect(mongodb_uri, settings.mongodb_db, mongo_listeners)
     redis = Redis.from_url(redis_url)
     broker = broker_setup.setup(redis_url, namespace=settings.queue_namespace)
@@ -65,6 +67,10 @@ async def open_services(
             public_url=settings.graphql_url.removesuffix("/graphql"),
             login_max_failures=settings.login_max_failures,
             login_lock_seconds=settings.login_lock_seconds,
+            data_dir=str(settings.data_dir),
+            vault_key=settings.vault_key or "",
+            send_requeue_seconds=settings.send_requeue_seconds,
+            send_lease_seconds=settings.send_lease_seconds,
         )
     )
     loop.bind(asyncio.get_running_loop())
@@ -82,5 +88,6 @@ async def close_services(services: Services) -> None:
         # Worker threads may be waiting on this loop: stop them from another thread.
         await asyncio.to_thread(services.worker.stop)
     services.broker.close()
+    await transport.close()
     await services.redis.aclose()
     await services.mongo.close()

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # one is kept in the data dir so sessions survive a restart.
     secret_key: str | None = None
     session_ttl_seconds: int = 12 * 3600
+    # Encrypts provider credentials at rest; defaults to the secret key. Set it separately
+    # to rotate session signing without re-entering every provider credential.
+    vault_key: str | None = None
 
     # Where system email (invitations) goes; unset means the sandbox outbox.
     smtp_url: str | None = None
@@ -52,6 +55,10 @@ class Settings(BaseSettings):
     page_size_max: int = 100
 
     login_max_failures: int = 10
+    # Sends: a queued message whose job vanished is re-enqueued after `send_requeue_seconds`;
+    # one claimed by a worker that died is closed as interrupted after `send_lease_seconds`.
+    send_requeue_seconds: int = 120
+    send_lease_seconds: int = 300
     login_lock_seconds: int = 900
 
     demo: bool = True

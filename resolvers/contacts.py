@@ -24,7 +24,8 @@ from resolvers.locations import get_location
 from resolvers.pagination import Page, paginate
 from resolvers.workspaces import phone_region
 
-CHANNELS = ("email", "sms", "whatsapp", "rcs", "push", "in_app")
+# "all" is a decision about every channel at once (a global opt-out).
+CHANNELS = ("email", "sms", "whatsapp", "rcs", "push", "web_push", "in_app", "all")
 CONSENT = ("subscribed", "unsubscribed", "unknown")
 ORDERS = {
     "NEWEST": (None, True),

@@ -31,7 +31,7 @@ from engine.segments.evaluate import where_matches
 from engine.segments.rules import event_filters
 from engine.stats import stats_name, stats_update
 from engine.traits import FieldDef, normalize_properties
-from resolvers import membership
+from resolvers import membership, reactions
 from resolvers.context import Principal
 from resolvers.identity import merge_contacts
 from resolvers.workspaces import phone_region
@@ -270,6 +270,7 @@ async def _store(
     await membership.reevaluate(workspace_id, changed)
     for survivor, _ in merges:
         await membership.contacts_merged(workspace_id, PydanticObjectId(survivor))
+    await reactions.events_stored(workspace_id, inserted.values())
 
 
 async def _event_filters(
@@ -338,8 +339,8 @@ async def _insert_new_contacts(
 
 async def _insert_events(
     workspace_id: PydanticObjectId, parsed: list[_Parsed], source: str
-) -> set[int]:
-    """Insert every event; return the indexes (into `parsed`) that were new."""
+) -> dict[int, dict[str, Any]]:
+    """Insert every event; return the new ones (index into `parsed` -> stored document)."""
     documents = []
     for item in parsed:
         document = item.message.document()
@@ -361,13 +362,13 @@ async def _insert_events(
             if problem["code"] != DUPLICATE_KEY:
                 raise
             duplicates.add(problem["index"])
-    return {i for i in range(len(parsed)) if i not in duplicates}
+    return {i: documents[i] for i in range(len(parsed)) if i not in duplicates}
 
 
 async def _update_contacts(
     workspace_id: PydanticObjectId,
     parsed: list[_Parsed],
-    inserted: set[int],
+    inserted: dict[int, dict[str, Any]],
     docs: dict[str, dict],
     index: IdentityIndex,
     fields: dict[str, FieldDef],
@@ -535,4 +536,5 @@ async def record_engagement(
         )
         refs.add(("consent", channel))
     await membership.reevaluate(workspace_id, {str(contact_id): refs})
+    await reactions.events_stored(workspace_id, inserted.values())
     return True

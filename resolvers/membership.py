@@ -40,7 +40,7 @@ from engine.segments import compile as rule_compile
 from engine.segments import evaluate
 from engine.segments import rules as rule_language
 from engine.stats import PAGE_VIEWED, SCREEN_VIEWED, day_key, escape_key, stats_update
-from resolvers import live, runtime
+from resolvers import live, reactions, runtime
 
 log = logging.getLogger("reach.segments")
 
@@ -242,6 +242,7 @@ async def _record(
         chunk = pairs[start : start + CHUNK]
         documents = [_event_document(workspace_id, c, name, segment, now) for name, c in chunk]
         await Event.get_pymongo_collection().insert_many(documents, ordered=False)
+        await reactions.events_stored(workspace_id, documents)
         operations = []
         for name, contact_id in chunk:
             stats = stats_update([(name, now)])

@@ -20,6 +20,10 @@ class Runtime:
     public_url: str = "http://127.0.0.1:8000"
     login_max_failures: int = 10
     login_lock_seconds: int = 900
+    data_dir: str = ".reach-data"
+    vault_key: str = ""  # empty: derived from session_secret
+    send_requeue_seconds: int = 120
+    send_lease_seconds: int = 300
 
 
 _runtime: Runtime | None = None

@@ -30,7 +30,9 @@ class Channel(Enum):
     WHATSAPP = "whatsapp"
     RCS = "rcs"
     PUSH = "push"
+    WEB_PUSH = "web_push"
     IN_APP = "in_app"
+    ALL = "all"
 
 
 @strawberry.enum

@@ -10,6 +10,7 @@ from resolvers import auth, keys, locations, members, organizations, properties,
 from schema.contacts import ContactMutations
 from schema.errors import UserError, attempt
 from schema.imports import ImportMutations
+from schema.messaging import MessagingMutations
 from schema.segments import SegmentMutations
 from schema.types import ApiKey, Invitation, Location, Platform, Property, Role, Workspace
 
@@ -112,7 +113,12 @@ def _ctx(info: strawberry.Info):
 
 
 @strawberry.type
-class Mutation(ContactMutations, ImportMutations, SegmentMutations):
+class Mutation(
+    ContactMutations,
+    ImportMutations,
+    SegmentMutations,
+    MessagingMutations,
+):
     @strawberry.mutation
     async def create_workspace(
         self, info: strawberry.Info, input: CreateWorkspaceInput

@@ -7,6 +7,7 @@ import strawberry
 from resolvers import audit, keys, locations, members, properties, workspaces
 from schema.contacts import ContactQueries
 from schema.imports import ImportQueries
+from schema.messaging import MessagingQueries
 from schema.pagination import Connection, connection
 from schema.segment_language import SegmentLanguageQueries
 from schema.segments import SegmentQueries
@@ -24,7 +25,13 @@ from schema.types import (
 
 
 @strawberry.type
-class Query(ContactQueries, ImportQueries, SegmentQueries, SegmentLanguageQueries):
+class Query(
+    ContactQueries,
+    ImportQueries,
+    SegmentQueries,
+    SegmentLanguageQueries,
+    MessagingQueries,
+):
     @strawberry.field(description="Who the credentials belong to and what they may do.")
     def viewer(self, info: strawberry.Info) -> Viewer:
         p = info.context.caller().principal

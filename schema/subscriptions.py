@@ -8,12 +8,13 @@ import strawberry
 
 from resolvers import audit
 from schema.imports import ImportSubscriptions
+from schema.messaging import MessagingSubscriptions
 from schema.segments import SegmentSubscriptions
 from schema.types import AuditEntry
 
 
 @strawberry.type
-class Subscription(ImportSubscriptions, SegmentSubscriptions):
+class Subscription(ImportSubscriptions, SegmentSubscriptions, MessagingSubscriptions):
     @strawberry.subscription(description="Each new audit entry of this workspace, as it happens.")
     async def audit_log(self, info: strawberry.Info) -> AsyncGenerator[AuditEntry]:
         async for entry in audit.watch(info.context.caller()):

@@ -971,3 +971,22 @@ def test_transport_errors_retry_only_when_the_request_never_left():
         "webhook", httpx.ReadTimeout("slow", request=request), idempotent=True
     )
     assert not deduplicated.permanent
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "https://10.1.2.3/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+        "https://db.internal/hook",
+    ],
+)
+def test_production_refuses_private_hosts(url, monkeypatch):
+    from channels import transport
+
+    assert transport.url_problem("https://hooks.example.com/x", "url") is None
+    monkeypatch.setattr(transport, "allow_private_hosts", False)
+    assert transport.url_problem(url, "url") == "url must name a public host"
+    assert transport.url_problem("https://hooks.example.com/x", "url") is None

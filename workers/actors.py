@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from resolvers import imports, members, membership
+import dramatiq
+
+from resolvers import (
+    imports,
+    members,
+    membership,
+    reactions,
+    sending,
+)
 from workers.loop import run
 
 # name -> (function, dramatiq actor options)
@@ -37,3 +45,30 @@ def run_contact_import(job_id: str) -> None:
 def refresh_segments() -> None:
     """Time windows lapse without events: re-evaluate the time-dependent segments."""
     run(membership.refresh_time_windows(), timeout=600)
+
+
+@actor(queue_name="reactions", max_retries=10, min_backoff=500, max_backoff=60_000)
+def react_to_events(workspace_id: str, event_ids: list[str]) -> None:
+    """Journey triggers/waits/exits, triggered campaigns and goals for stored events."""
+    run(reactions.react(workspace_id, event_ids))
+
+
+@actor(
+    queue_name="sends",
+    max_retries=sending.MAX_ATTEMPTS,
+    min_backoff=1_000,
+    max_backoff=60_000,
+    time_limit=120_000,
+)
+def send_message(workspace_id: str, message_id: str) -> None:
+    """One message to one contact; a duplicate delivery of this job finds the row claimed."""
+    try:
+        run(sending.deliver(workspace_id, message_id), timeout=110)
+    except sending.RetryLater as later:  # retried without an error log; the row says why
+        raise dramatiq.Retry(str(later), delay=later.delay_ms) from later
+
+
+@actor(queue_name="sends", max_retries=0, time_limit=120_000)
+def dispatch_due() -> None:
+    """Scheduled sends whose time came, and queued ones whose job was lost."""
+    run(sending.dispatch_due(), timeout=110)

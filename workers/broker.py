@@ -22,6 +22,16 @@ def start_worker(broker: RedisBroker, threads: int) -> dramatiq.Worker:
     return worker
 
 
+def send_counts(broker: RedisBroker) -> dict[tuple[str, str], int]:
+    """Messages finished per (channel, status) by every worker (for /metrics)."""
+    counts = broker.client.hgetall(f"{broker.namespace}:metrics:sends")
+    result = {}
+    for field, value in counts.items():
+        channel, _, status = field.decode().partition("|")
+        result[(channel, status)] = int(value)
+    return result
+
+
 def queue_depth(broker: RedisBroker) -> dict[str, int]:
     """Messages waiting per queue (for /metrics)."""
     depth = {}

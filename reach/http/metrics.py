@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,6 +22,22 @@ class QueueDepthCollector:
         try:
             for queue, depth in self._depth().items():
                 family.add_metric([queue], depth)
+        except Exception:  # noqa: S110 - a scrape must not fail because Redis is down
+            pass
+        yield family
+
+
+class SendsCollector:
+    def __init__(self, counts: Callable[[], dict[tuple[str, str], int]]) -> None:
+        self._counts = counts
+
+    def collect(self):
+        family = CounterMetricFamily(
+            "reach_sends", "Messages finished by channel and status.", labels=["channel", "status"]
+        )
+        try:
+            for (channel, status), count in sorted(self._counts().items()):
+                family.add_metric([channel, status], count)
         except Exception:  # noqa: S110 - a scrape must not fail because Redis is down
             pass
         yield family
@@ -61,6 +77,9 @@ class Metrics:
 
     def watch_queues(self, depth: Callable[[], dict[str, int]]) -> None:
         self.registry.register(QueueDepthCollector(depth))
+
+    def watch_sends(self, counts: Callable[[], dict[tuple[str, str], int]]) -> None:
+        self.registry.register(SendsCollector(counts))
 
 
 class MetricsMiddleware:

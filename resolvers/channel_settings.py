@@ -1,0 +1,137 @@
+"""Which provider sends each channel, per workspace and per outlet; credentials sealed.
+
+`provider_for` is on the send path: it reads the outlet's row, else the brand's, and keeps
+built providers in a small cache keyed by the row's update time, so a send costs no extra
+decryption and a changed configuration takes effect on the next message.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from beanie import PydanticObjectId
+
+from channels import registry
+from channels.base import Provider
+from channels.sandbox import Sandbox
+from documents.channel import ChannelConfig
+from documents.workspace import Location
+from engine.access import Permission
+from engine.errors import InvalidInput, NotFound
+from resolvers import audit, vault
+from resolvers.context import RequestContext, parse_id
+
+_cache: dict[tuple[str, str, str], tuple[datetime, Provider]] = {}
+CACHE_MAX = 512
+
+
+def _split(channel: str, provider: str, config: dict[str, Any]) -> tuple[dict, dict]:
+    secret_names = registry.SECRET_FIELDS.get(provider, frozenset())
+    secret = {k: v for k, v in config.items() if k in secret_names}
+    public = {k: v for k, v in config.items() if k not in secret_names}
+    return public, secret
+
+
+async def configure(
+    ctx: RequestContext,
+    channel: str,
+    provider: str,
+    config: dict[str, Any],
+    location_id: str | None = None,
+    enabled: bool = True,
+) -> ChannelConfig:
+    ctx.require(Permission.ADMIN)
+    if channel not in registry.CHANNELS:
+        raise InvalidInput(
+            f"Unknown channel {channel!r}; one of {', '.join(registry.CHANNELS)}.", field="channel"
+        )
+    if not isinstance(config, dict):
+        raise InvalidInput("config must be a JSON object.", field="config")
+    location = None
+    if location_id is not None:
+        lid = parse_id(location_id)
+        location = lid and await Location.find_one({"_id": lid, "workspace_id": ctx.workspace_id})
+        if location is None:
+            raise NotFound("No such location in this workspace.", field="locationId")
+    full = {**config, "provider": provider}
+    problems = registry.validate(channel, full)
+    if problems:
+        raise InvalidInput("; ".join(problems), field="config", code="CHANNEL_CONFIG_INVALID")
+    public, secret = _split(channel, provider, full)
+    scope = {
+        "workspace_id": ctx.workspace_id,
+        "channel": channel,
+        "location_id": location.id if location else None,
+    }
+    row = await ChannelConfig.find_one(scope)
+    now = datetime.now(UTC)
+    if row is None:
+        row = ChannelConfig(**scope, provider=provider)
+    row.provider = provider
+    row.settings = public
+    row.secrets = vault.seal(secret)
+    row.enabled = enabled
+    row.updated_at = now
+    await row.save()
+    await audit.record(
+        ctx.principal,
+        "channel.configured",
+        "channel",
+        channel,
+        {"provider": provider, "location_id": location_id, "enabled": enabled},
+    )
+    return row
+
+
+async def list_configs(ctx: RequestContext) -> list[ChannelConfig]:
+    ctx.require(Permission.READ)
+    return await ChannelConfig.find({"workspace_id": ctx.workspace_id}).sort("channel").to_list()
+
+
+async def remove(ctx: RequestContext, channel: str, location_id: str | None = None) -> bool:
+    ctx.require(Permission.ADMIN)
+    lid = parse_id(location_id) if location_id else None
+    result = await ChannelConfig.get_pymongo_collection().delete_one(
+        {"workspace_id": ctx.workspace_id, "channel": channel, "location_id": lid}
+    )
+    if result.deleted_count:
+        await audit.record(
+            ctx.principal, "channel.removed", "channel", channel, {"location_id": location_id}
+        )
+    return bool(result.deleted_count)
+
+
+async def config_for(
+    workspace_id: PydanticObjectId, channel: str, location_id: PydanticObjectId | None
+) -> ChannelConfig | None:
+    """The outlet's configuration when it has one, else the brand's."""
+    scopes = [None] if location_id is None else [location_id, None]
+    rows = await ChannelConfig.find(
+        {"workspace_id": workspace_id, "channel": channel, "location_id": {"$in": scopes}}
+    ).to_list()
+    rows.sort(key=lambda r: r.location_id is None)  # outlet first
+    return rows[0] if rows else None
+
+
+async def provider_for(
+    workspace_id: PydanticObjectId, channel: str, location_id: PydanticObjectId | None
+) -> tuple[Provider, ChannelConfig | None]:
+    """The provider that sends `channel` here; the sandbox when none is configured."""
+    row = await config_for(workspace_id, channel, location_id)
+    if row is None or not row.enabled:
+        return Sandbox(), row
+    key = (str(workspace_id), channel, str(row.id))
+    cached = _cache.get(key)
+    if cached and cached[0] == row.updated_at:
+        return cached[1], row
+    config = {**row.settings, **vault.unseal(row.secrets), "provider": row.provider}
+    provider = registry.build(channel, config)
+    if len(_cache) >= CACHE_MAX:
+        _cache.clear()
+    _cache[key] = (row.updated_at, provider)
+    return provider, row
+
+
+def secret_names(row: ChannelConfig) -> list[str]:
+    return sorted(registry.SECRET_FIELDS.get(row.provider, frozenset()))
