@@ -12,6 +12,7 @@ from documents.credential import ApiKey
 from documents.event import Event
 from documents.import_job import ImportFile, ImportJob
 from documents.inbox import InboxMessage
+from documents.journey import Enrollment, Journey, JourneyVersion
 from documents.listener import Listener
 from documents.message import OutboundMessage
 from documents.organization import AgencyLink, Organization
@@ -43,6 +44,9 @@ DOCUMENT_MODELS = [
     ChannelConfig,
     Template,
     InboxMessage,
+    Journey,
+    JourneyVersion,
+    Enrollment,
 ]
 
 

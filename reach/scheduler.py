@@ -5,7 +5,9 @@ period, however many processes there are.
 Jobs: `refresh_segments` every 30 seconds, so that segment time windows lapse (and
 "more than N days ago" conditions come true) within a minute of the boundary;
 `dispatch_due` every 5 seconds, so held sends (quiet hours, send-time optimisation) go out
-on time and sends whose queue message was lost are picked up again.
+on time and sends whose queue message was lost are picked up again;
+`journey_wakeups` every 5 seconds (journey runs whose wait is over, or whose step message
+was lost) and `journey_date_triggers` hourly (date-property journey triggers).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ log = logging.getLogger("reach.scheduler")
 SCHEDULE: tuple[tuple[str, float], ...] = (
     ("refresh_segments", 30.0),
     ("dispatch_due", 5.0),
+    ("journey_wakeups", 5.0),
+    ("journey_date_triggers", 3600.0),
 )
 
 

@@ -10,6 +10,7 @@ from resolvers import auth, keys, locations, members, organizations, properties,
 from schema.contacts import ContactMutations
 from schema.errors import UserError, attempt
 from schema.imports import ImportMutations
+from schema.journeys import JourneyMutations
 from schema.messaging import MessagingMutations
 from schema.segments import SegmentMutations
 from schema.types import ApiKey, Invitation, Location, Platform, Property, Role, Workspace
@@ -118,6 +119,7 @@ class Mutation(
     ImportMutations,
     SegmentMutations,
     MessagingMutations,
+    JourneyMutations,
 ):
     @strawberry.mutation
     async def create_workspace(

@@ -7,6 +7,7 @@ import strawberry
 from resolvers import audit, keys, locations, members, properties, workspaces
 from schema.contacts import ContactQueries
 from schema.imports import ImportQueries
+from schema.journeys import JourneyQueries
 from schema.messaging import MessagingQueries
 from schema.pagination import Connection, connection
 from schema.segment_language import SegmentLanguageQueries
@@ -31,6 +32,7 @@ class Query(
     SegmentQueries,
     SegmentLanguageQueries,
     MessagingQueries,
+    JourneyQueries,
 ):
     @strawberry.field(description="Who the credentials belong to and what they may do.")
     def viewer(self, info: strawberry.Info) -> Viewer:

@@ -6,6 +6,7 @@ import dramatiq
 
 from resolvers import (
     imports,
+    journey_runner,
     members,
     membership,
     reactions,
@@ -72,3 +73,21 @@ def send_message(workspace_id: str, message_id: str) -> None:
 def dispatch_due() -> None:
     """Scheduled sends whose time came, and queued ones whose job was lost."""
     run(sending.dispatch_due(), timeout=110)
+
+
+@actor(queue_name="journeys", max_retries=10, min_backoff=500, max_backoff=60_000)
+def journey_step(workspace_id: str, enrollment_id: str, expected_step: int) -> None:
+    """Move one journey run on; a late or duplicated message finds the step changed."""
+    run(journey_runner.step(workspace_id, enrollment_id, expected_step))
+
+
+@actor(queue_name="journeys", max_retries=0, time_limit=120_000)
+def journey_wakeups() -> None:
+    """Journey runs whose wait is over (or whose step message was lost)."""
+    run(journey_runner.run_wakeups(), timeout=110)
+
+
+@actor(queue_name="journeys", max_retries=0, time_limit=600_000)
+def journey_date_triggers() -> None:
+    """Runs that date-property triggers (renewal dates, birthdays) owe today."""
+    run(journey_runner.run_date_triggers(), timeout=590)
