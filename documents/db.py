@@ -6,6 +6,7 @@ from beanie import init_beanie
 from pymongo import AsyncMongoClient
 
 from documents.audit import AuditEntry
+from documents.campaign import Campaign
 from documents.channel import ChannelConfig
 from documents.contact import Contact, ContactAlias, CustomField
 from documents.credential import ApiKey
@@ -47,6 +48,7 @@ DOCUMENT_MODELS = [
     Journey,
     JourneyVersion,
     Enrollment,
+    Campaign,
 ]
 
 

@@ -7,7 +7,9 @@ Jobs: `refresh_segments` every 30 seconds, so that segment time windows lapse (a
 `dispatch_due` every 5 seconds, so held sends (quiet hours, send-time optimisation) go out
 on time and sends whose queue message was lost are picked up again;
 `journey_wakeups` every 5 seconds (journey runs whose wait is over, or whose step message
-was lost) and `journey_date_triggers` hourly (date-property journey triggers).
+was lost) and `journey_date_triggers` hourly (date-property journey triggers);
+`campaign_tick` every 5 seconds (due scheduled/recurring campaign runs, A/B decisions,
+sent campaigns whose last message is out become completed).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ SCHEDULE: tuple[tuple[str, float], ...] = (
     ("dispatch_due", 5.0),
     ("journey_wakeups", 5.0),
     ("journey_date_triggers", 3600.0),
+    ("campaign_tick", 5.0),
 )
 
 

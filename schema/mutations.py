@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from resolvers import auth, keys, locations, members, organizations, properties, workspaces
+from schema.campaigns import CampaignMutations
 from schema.contacts import ContactMutations
 from schema.errors import UserError, attempt
 from schema.imports import ImportMutations
@@ -119,6 +120,7 @@ class Mutation(
     ImportMutations,
     SegmentMutations,
     MessagingMutations,
+    CampaignMutations,
     JourneyMutations,
 ):
     @strawberry.mutation

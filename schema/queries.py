@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import audit, keys, locations, members, properties, workspaces
+from schema.campaigns import CampaignQueries
 from schema.contacts import ContactQueries
 from schema.imports import ImportQueries
 from schema.journeys import JourneyQueries
@@ -32,6 +33,7 @@ class Query(
     SegmentQueries,
     SegmentLanguageQueries,
     MessagingQueries,
+    CampaignQueries,
     JourneyQueries,
 ):
     @strawberry.field(description="Who the credentials belong to and what they may do.")

@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from resolvers import audit
+from schema.campaigns import CampaignSubscriptions
 from schema.imports import ImportSubscriptions
 from schema.messaging import MessagingSubscriptions
 from schema.segments import SegmentSubscriptions
@@ -14,7 +15,9 @@ from schema.types import AuditEntry
 
 
 @strawberry.type
-class Subscription(ImportSubscriptions, SegmentSubscriptions, MessagingSubscriptions):
+class Subscription(
+    ImportSubscriptions, SegmentSubscriptions, MessagingSubscriptions, CampaignSubscriptions
+):
     @strawberry.subscription(description="Each new audit entry of this workspace, as it happens.")
     async def audit_log(self, info: strawberry.Info) -> AsyncGenerator[AuditEntry]:
         async for entry in audit.watch(info.context.caller()):

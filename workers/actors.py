@@ -5,6 +5,8 @@ from __future__ import annotations
 import dramatiq
 
 from resolvers import (
+    campaign_paid,
+    campaign_runs,
     imports,
     journey_runner,
     members,
@@ -91,3 +93,33 @@ def journey_wakeups() -> None:
 def journey_date_triggers() -> None:
     """Runs that date-property triggers (renewal dates, birthdays) owe today."""
     run(journey_runner.run_date_triggers(), timeout=590)
+
+
+@actor(queue_name="campaigns", max_retries=10, min_backoff=1_000, max_backoff=60_000)
+def campaign_fanout(workspace_id: str, campaign_id: str, run_number: int, branch: str) -> None:
+    """One page (500 contacts) of a campaign run's audience, then the next page's job."""
+    run(campaign_runs.fanout_page(workspace_id, campaign_id, run_number, branch), timeout=280)
+
+
+@actor(queue_name="campaigns", max_retries=5, min_backoff=1_000, max_backoff=60_000)
+def campaign_decide_winner(workspace_id: str, campaign_id: str, run_number: int) -> None:
+    """An A/B test's decision (significance, or the window's end), then the rest."""
+    run(campaign_runs.decide(workspace_id, campaign_id, run_number))
+
+
+@actor(queue_name="campaigns", max_retries=0, time_limit=120_000)
+def campaign_tick() -> None:
+    """Due scheduled and recurring runs, A/B tests to check, campaigns to complete."""
+    run(campaign_runs.tick(), timeout=110)
+
+
+@actor(
+    queue_name="campaigns",
+    max_retries=8,
+    min_backoff=5_000,
+    max_backoff=600_000,
+    time_limit=900_000,
+)
+def campaign_paid_audience(workspace_id: str, campaign_id: str, run_number: int) -> None:
+    """Hybrid campaigns: export a run's audience to a file or a partner webhook."""
+    run(campaign_paid.export(workspace_id, campaign_id, run_number), timeout=890)
