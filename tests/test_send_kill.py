@@ -1,0 +1,181 @@
+"""A worker killed in the middle of a campaign, and another one taking over: every contact
+gets the SMS at most once, and every message ends sent or closed as interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from reach.embedded.mongo import EmbeddedMongo
+from reach.embedded.redis import EmbeddedRedis
+from tests.conftest import free_port
+from tests.test_segment_live import _wait_up
+from tests.test_serve_process import child_env, spawn  # noqa: F401 - a fixture
+
+CONTACTS = 30
+
+
+class SlowTwilio:
+    """Twilio's Messages endpoint, taking 0.3 s per message, counting messages per number."""
+
+    def __init__(self) -> None:
+        self.received: Counter[str] = Counter()
+        app = Starlette(
+            routes=[
+                Route("/2010-04-01/Accounts/{sid}/Messages.json", self.messages, methods=["POST"])
+            ]
+        )
+        self.port = free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+
+    async def messages(self, request: Request) -> JSONResponse:
+        form = await request.form()
+        await asyncio.sleep(0.3)
+        self.received[form["To"]] += 1
+        return JSONResponse({"sid": "SM" + uuid.uuid4().hex, "status": "queued"}, 201)
+
+    async def start(self) -> asyncio.Task:
+        task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            await asyncio.sleep(0.02)
+        return task
+
+
+@pytest.mark.slow
+async def test_killed_worker_then_restart_sends_nobody_twice(tmp_path: Path, spawn):  # noqa: F811
+    provider = SlowTwilio()
+    serving = await provider.start()
+    mongo = EmbeddedMongo(None)
+    redis = EmbeddedRedis(tmp_path / "redis" / "dump.rdb")
+    mongodb_uri, redis_url = mongo.start(), redis.start()
+    shared = {
+        "MONGODB_URI": mongodb_uri,
+        "REDIS_URL": redis_url,
+        "REACH_EMBEDDED_WORKER": "true",
+        "REACH_WORKER_THREADS": "2",
+        "REACH_SECRET_KEY": "kill-test-secret",
+        "REACH_SEND_REQUEUE_SECONDS": "3",
+        "REACH_SEND_LEASE_SECONDS": "5",
+    }
+    try:
+        port1, port2 = free_port(), free_port()
+        url1, url2 = f"http://127.0.0.1:{port1}", f"http://127.0.0.1:{port2}"
+        one = spawn("serve-1", "serve", child_env(tmp_path / "one", port1, **shared))
+        _wait_up(one, url1)
+        key = json.loads((tmp_path / "one" / "demo-credentials.json").read_text())["secret_key"]
+
+        async with httpx.AsyncClient(
+            timeout=30, headers={"Authorization": f"Bearer {key}"}
+        ) as http:
+
+            async def gql(base: str, query: str, variables: dict | None = None) -> dict:
+                body = (
+                    await http.post(
+                        base + "/graphql", json={"query": query, "variables": variables or {}}
+                    )
+                ).json()
+                assert not body.get("errors"), body
+                return body["data"]
+
+            config = {
+                "base_url": f"http://127.0.0.1:{provider.port}",
+                "account_sid": "AC" + "1" * 32,
+                "auth_token": "secret-token",
+                "from": "+15005550006",
+            }
+            configured = await gql(
+                url1,
+                'mutation($c: JSON!) { configureChannel(channel: "sms", provider: "twilio", '
+                "config: $c) { userErrors { message } } }",
+                {"c": config},
+            )
+            assert configured["configureChannel"]["userErrors"] == []
+            for i in range(CONTACTS):
+                await gql(
+                    url1,
+                    'mutation($p: String!) { createContact(input: {phone: $p, tags: ["kill"]}) '
+                    "{ userErrors { message } } }",
+                    {"p": f"+1415555{i:04d}"},
+                )
+            segment = await gql(
+                url1,
+                'mutation { createSegment(input: {name: "All", rules: {tag: "kill"}}) '
+                "{ segment { id memberCount } } }",
+            )
+            assert segment["createSegment"]["segment"]["memberCount"] == CONTACTS
+            campaign = await gql(
+                url1,
+                "mutation($input: CampaignInput!) { createCampaign(input: $input) "
+                "{ campaign { id } userErrors { field message } } }",
+                {
+                    "input": {
+                        "name": "Kill",
+                        "segmentIds": [segment["createSegment"]["segment"]["id"]],
+                        "channels": ["sms"],
+                        "variants": [
+                            {"key": "A", "weight": 100, "content": {"sms": {"text": "Hello"}}}
+                        ],
+                    }
+                },
+            )
+            campaign_id = campaign["createCampaign"]["campaign"]["id"]
+            await gql(
+                url1,
+                "mutation($id: ID!) { scheduleCampaign(id: $id) { userErrors { message } } }",
+                {"id": campaign_id},
+            )
+
+            # Kill the whole serve process group (server and its worker) mid-send.
+            for _ in range(600):
+                if sum(provider.received.values()) >= 5:
+                    break
+                await asyncio.sleep(0.05)
+            assert 5 <= sum(provider.received.values()) < CONTACTS
+            one.proc.send_signal(signal.SIGKILL)
+            one.proc.wait(10)
+            at_kill = sum(provider.received.values())
+
+            two = spawn(
+                "serve-2", "serve", child_env(tmp_path / "two", port2, **shared, REACH_DEMO="false")
+            )
+            _wait_up(two, url2)
+            statuses: dict = {}
+            for _ in range(1200):
+                messages = await gql(
+                    url2,
+                    "query($id: ID!) { messages(sourceId: $id, first: 100) "
+                    "{ edges { node { status reason } } } }",
+                    {"id": campaign_id},
+                )
+                nodes = [e["node"] for e in messages["messages"]["edges"]]
+                statuses = Counter(n["status"] for n in nodes)
+                if len(nodes) == CONTACTS and statuses["sent"] + statuses["failed"] == CONTACTS:
+                    break
+                await asyncio.sleep(0.1)
+            assert statuses["sent"] + statuses["failed"] == CONTACTS, statuses
+            interrupted = [n for n in nodes if n["status"] == "failed"]
+            assert all(n["reason"].startswith("interrupted") for n in interrupted), interrupted
+            assert sum(provider.received.values()) > at_kill  # the second process went on
+            assert max(provider.received.values()) == 1  # nobody twice
+            assert len(provider.received) >= statuses["sent"]
+        assert two.stop() == 0, two.report()
+    finally:
+        provider.server.should_exit = True
+        await serving
+        redis.stop()
+        mongo.stop()
