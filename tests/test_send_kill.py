@@ -51,7 +51,7 @@ class SlowTwilio:
 
     async def start(self) -> asyncio.Task:
         task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
+        while not self.server.started:  # noqa: ASYNC110 - uvicorn exposes no event for it
             await asyncio.sleep(0.02)
         return task
 
