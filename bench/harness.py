@@ -66,6 +66,8 @@ class BenchServer:
     counter: CommandCounter
     base_url: str
     engine: str  # "embedded" (mongoeco) or "MongoDB"
+    mongodb_uri: str = ""
+    redis_url: str = ""
 
 
 def _free_port() -> int:
@@ -114,6 +116,8 @@ async def bench_server(name: str) -> AsyncIterator[BenchServer]:
             counter,
             f"http://127.0.0.1:{port}",
             "embedded" if mongo else "MongoDB",
+            mongodb_uri,
+            redis_url,
         )
     finally:
         server.should_exit = True

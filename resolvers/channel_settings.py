@@ -7,6 +7,7 @@ decryption and a changed configuration takes effect on the next message.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +24,9 @@ from resolvers import audit, vault
 from resolvers.context import RequestContext, parse_id
 
 _cache: dict[tuple[str, str, str], tuple[datetime, Provider]] = {}
+_rows: dict[tuple[str, str, str], tuple[float, ChannelConfig | None]] = {}
 CACHE_MAX = 512
+CONFIG_TTL = 5.0
 
 
 def _split(channel: str, provider: str, config: dict[str, Any]) -> tuple[dict, dict]:
@@ -74,6 +77,7 @@ async def configure(
     row.enabled = enabled
     row.updated_at = now
     await row.save()
+    _rows.clear()
     await audit.record(
         ctx.principal,
         "channel.configured",
@@ -95,6 +99,7 @@ async def remove(ctx: RequestContext, channel: str, location_id: str | None = No
     result = await ChannelConfig.get_pymongo_collection().delete_one(
         {"workspace_id": ctx.workspace_id, "channel": channel, "location_id": lid}
     )
+    _rows.clear()
     if result.deleted_count:
         await audit.record(
             ctx.principal, "channel.removed", "channel", channel, {"location_id": location_id}
@@ -117,8 +122,19 @@ async def config_for(
 async def provider_for(
     workspace_id: PydanticObjectId, channel: str, location_id: PydanticObjectId | None
 ) -> tuple[Provider, ChannelConfig | None]:
-    """The provider that sends `channel` here; the sandbox when none is configured."""
-    row = await config_for(workspace_id, channel, location_id)
+    """The provider that sends `channel` here; the sandbox when none is configured.
+
+    The configuration row is remembered for CONFIG_TTL seconds (a send would otherwise
+    read it every time); a change made through another process applies within that."""
+    scope = (str(workspace_id), channel, str(location_id))
+    remembered = _rows.get(scope)
+    if remembered and remembered[0] > time.monotonic():
+        row = remembered[1]
+    else:
+        row = await config_for(workspace_id, channel, location_id)
+        if len(_rows) >= CACHE_MAX:
+            _rows.clear()
+        _rows[scope] = (time.monotonic() + CONFIG_TTL, row)
     if row is None or not row.enabled:
         return Sandbox(), row
     key = (str(workspace_id), channel, str(row.id))

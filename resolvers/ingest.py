@@ -493,11 +493,13 @@ async def record_engagement(
     message_id: str,
     properties: dict[str, Any] | None = None,
     at: datetime | None = None,
+    contact: dict[str, Any] | None = None,
 ) -> bool:
     """Engagement is an ordinary event on the contact: `<channel>_<kind>` (email_opened),
     with the campaign/journey/message ids in its properties, so segments, goals and
     analytics read it like any other. `message_id` makes provider retries idempotent.
-    An unsubscribe also records the consent decision. Returns False for a duplicate."""
+    An unsubscribe also records the consent decision. Returns False for a duplicate.
+    `contact`, when given, is the contact's stored document (read by the caller)."""
     if kind not in ENGAGEMENTS:
         raise InvalidInput(f"Unknown engagement {kind!r}.", field="kind")
     received_at = datetime.now(UTC)
@@ -515,7 +517,8 @@ async def record_engagement(
     inserted = await _insert_events(workspace_id, [item], "engagement")
     if not inserted:
         return False
-    stored = await Contact.get_pymongo_collection().find_one(
+    # A caller that just read the contact (a send) passes it: one round trip fewer.
+    stored = contact or await Contact.get_pymongo_collection().find_one(
         {"_id": contact_id, "workspace_id": workspace_id}
     )
     await _update_contacts(

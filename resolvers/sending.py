@@ -363,9 +363,11 @@ async def deliver(workspace_id: str, message_id: str, now: datetime | None = Non
     try:
         rendered = await _render(row, contact)
     except InvalidInput as error:
-        return await _finish(row, "failed", reason=f"render_failed: {error.message}")
+        return await _finish(
+            row, "failed", reason=f"render_failed: {error.message}", contact=contact
+        )
     if row.channel == "in_app":
-        return await _deliver_in_app(row, rendered, now)
+        return await _deliver_in_app(row, rendered, now, contact)
     provider, config = await channel_settings.provider_for(wid, row.channel, row.location_id)
     limit = int((config.settings if config else {}).get("rate_per_second") or 0)
     if limit and not await rate_limits.acquire(f"{wid}:{row.channel}:{provider.name}", limit):
@@ -389,7 +391,7 @@ async def deliver(workspace_id: str, message_id: str, now: datetime | None = Non
             why = (
                 str(error) if error.permanent else f"gave up after {row.attempts} attempts: {error}"
             )
-            return await _finish(row, "failed", reason=why, provider=provider.name)
+            return await _finish(row, "failed", reason=why, provider=provider.name, contact=contact)
         await collection.update_one(
             {"_id": mid, "status": "sending"},
             {"$set": {"status": "queued", "error": str(error), "due_at": now}},
@@ -403,6 +405,7 @@ async def deliver(workspace_id: str, message_id: str, now: datetime | None = Non
         provider_message_id=result.provider_message_id,
         rendered=rendered,
         at=now,
+        contact=contact,
     )
 
 
@@ -470,7 +473,9 @@ def _tracked_url(row: OutboundMessage, url: str) -> str:
     return url
 
 
-async def _deliver_in_app(row: OutboundMessage, rendered: dict[str, str], now: datetime) -> str:
+async def _deliver_in_app(
+    row: OutboundMessage, rendered: dict[str, str], now: datetime, contact: dict[str, Any]
+) -> str:
     inbox = InboxMessage(
         workspace_id=row.workspace_id,
         contact_id=row.contact_id,
@@ -486,7 +491,7 @@ async def _deliver_in_app(row: OutboundMessage, rendered: dict[str, str], now: d
         if getattr(error, "code", None) != DUPLICATE_KEY:
             raise
     await live.publish(row.workspace_id, f"inbox:{row.contact_id}", {"messageId": str(row.id)})
-    return await _finish(row, "sent", provider="inbox", rendered=rendered, at=now)
+    return await _finish(row, "sent", provider="inbox", rendered=rendered, at=now, contact=contact)
 
 
 async def _finish(
@@ -498,6 +503,7 @@ async def _finish(
     provider_message_id: str | None = None,
     rendered: dict[str, str] | None = None,
     at: datetime | None = None,
+    contact: dict[str, Any] | None = None,
 ) -> str:
     now = at or datetime.now(UTC)
     update: dict[str, Any] = {"status": status, "reason": reason}
@@ -513,7 +519,7 @@ async def _finish(
         {"_id": row.id, "workspace_id": row.workspace_id, "status": "sending"}, {"$set": update}
     )
     if status in ("sent", "failed") and row.contact_id:
-        await record(row, "sent" if status == "sent" else "failed", at=now)
+        await record(row, "sent" if status == "sent" else "failed", at=now, contact=contact)
     await runtime.get().redis.hincrby(jobs.sends_counter_key(), f"{row.channel}|{status}", 1)
     await live.publish(
         row.workspace_id,
@@ -529,6 +535,7 @@ async def record(
     *,
     at: datetime | None = None,
     extra: dict[str, Any] | None = None,
+    contact: dict[str, Any] | None = None,
 ) -> bool:
     """Engagement as an event on the contact (email_opened, sms_delivered, ...), carrying
     where it came from so segments, goals and journeys can read it. Once per message and
@@ -551,6 +558,7 @@ async def record(
         message_id=f"{kind}:{row.id}",
         properties=properties,
         at=at,
+        contact=contact,
     )
 
 

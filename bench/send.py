@@ -1,0 +1,259 @@
+"""A one-time campaign end to end, against Dramatiq actors that only write the rows.
+
+    .venv/bin/python -m bench.send [--contacts 2000] [--threads 4]
+
+Starts its own embedded MongoDB and Redis (or uses MONGODB_URI / REDIS_URL), the API on
+loopback (bench.harness) and, for each phase, a fresh worker *process*
+(bench.send_worker: the production worker plus the baseline actor) whose resident memory
+is sampled every 50 ms. Setup (not measured): N contacts with an email address, a
+segment of all of them and one of the first quarter, email on the sandbox provider.
+
+- baseline: N `bench_write_message` jobs, each inserting one message-shaped document into
+  a collection with the outbound messages' indexes (same broker, threads and MongoDB);
+- campaign (quarter): a one-time campaign to N/4 contacts, scheduled now, until every
+  message is sent: fan-out in pages, one `send_message` job per contact (claim, consent
+  re-check, render, provider call, engagement event, outcome);
+- campaign (all): the same to all N contacts.
+
+Reports messages/s end to end and the ratio to the baseline, worker MongoDB commands per
+message (PyMongo command monitoring in the worker), and the worker's peak memory above its
+idle size for both audience sizes: it must not grow with the audience (fan-out pages,
+never the whole audience in memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+from beanie import PydanticObjectId
+
+from bench.harness import BenchServer, bench_server
+from bench.send_baseline import COLLECTION, create_indexes, register_baseline
+from documents.contact import Contact
+from documents.message import OutboundMessage
+from documents.segment import Segment
+from resolvers import jobs
+from resolvers.bootstrap import provision
+
+CREATE_SEGMENT = """mutation($input: SegmentInput!) {
+  createSegment(input: $input) { segment { id } userErrors { message } } }"""
+CREATE_CAMPAIGN = """mutation($input: CampaignInput!) {
+  createCampaign(input: $input) { campaign { id } userErrors { field message } } }"""
+SCHEDULE = """mutation($id: ID!) {
+  scheduleCampaign(id: $id) { campaign { status } userErrors { field message } } }"""
+ANALYTICS = (
+    """query($id: ID!) { campaign(id: $id) { analytics { totals { targeted sent failed } } } }"""
+)
+EMAIL = {
+    "subject": "Hello {{ contact.first_name | default('there') }}",
+    "text": "New arrivals in {{ contact.city | default('your city') }}. Unsubscribe: "
+    "{{ message.unsubscribe_url }}",
+    "html": "<p>Hello {{ contact.first_name | default('there') }}</p>"
+    '<a href="https://shop.example/new">See what is new</a>',
+}
+
+
+@dataclass
+class Phase:
+    name: str
+    messages: int
+    seconds: float
+    commands: int
+    peak_rss: int  # bytes above the worker's idle size
+    idle_rss: int
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+
+class WorkerProcess:
+    """A worker process with its memory sampled while it runs."""
+
+    def __init__(self, bench: BenchServer, threads: int) -> None:
+        self.counts = Path(tempfile.mkdtemp(prefix="reach-bench-worker-")) / "counts.json"
+        env = {
+            **os.environ,
+            "MONGODB_URI": bench.mongodb_uri,
+            "REDIS_URL": bench.redis_url,
+            "REACH_ENV": "test",
+            "REACH_MONGODB_DB": bench.settings.mongodb_db,
+            "REACH_QUEUE_NAMESPACE": bench.settings.queue_namespace,
+            "REACH_SECRET_KEY": bench.settings.session_secret(),
+            "REACH_DATA_DIR": str(bench.settings.data_dir),
+            "REACH_WORKER_THREADS": str(threads),
+            "REACH_PUBLIC_URL": bench.base_url,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.send_worker", str(self.counts)],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.process.stdout.readline()
+        if "ready" not in line:
+            raise RuntimeError(f"bench worker did not start: {line!r}")
+        self.ps = psutil.Process(self.process.pid)
+        time.sleep(0.5)
+        self.idle = self.ps.memory_info().rss
+        self.peak = self.idle
+
+    def sample(self) -> None:
+        self.peak = max(self.peak, self.ps.memory_info().rss)
+
+    def stop(self) -> int:
+        self.process.terminate()
+        self.process.wait(60)
+        counts = json.loads(self.counts.read_text())
+        self.by_name = counts["by_name"]
+        return counts["commands"]
+
+
+async def _until(probe, worker: WorkerProcess, timeout: float) -> None:
+    deadline = time.perf_counter() + timeout
+    while not await probe():
+        worker.sample()
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the phase did not finish in time")
+        await asyncio.sleep(0.05)
+    worker.sample()
+
+
+async def _setup(bench: BenchServer, contacts: int) -> tuple[str, str, str]:
+    tenant = await provision(f"Bench {uuid.uuid4().hex[:6]}", "bench@example.com", "bench pass 123")
+    ws = PydanticObjectId(tenant.workspace_id)
+    docs = [
+        Contact(
+            workspace_id=ws,
+            email=f"person-{i}@example.com",
+            tags=["bench", "quarter"] if i < contacts // 4 else ["bench"],
+            properties={"first_name": f"P{i}", "city": ["Pune", "Delhi", "Goa"][i % 3]},
+        ).model_dump(by_alias=True, exclude={"id"})
+        for i in range(contacts)
+    ]
+    for start in range(0, len(docs), 1000):
+        await Contact.get_pymongo_collection().insert_many(docs[start : start + 1000])
+    headers = {"Authorization": f"Bearer {tenant.secret_key}"}
+    async with httpx.AsyncClient(base_url=bench.base_url, headers=headers, timeout=600) as http:
+        ids = []
+        for name, tag in (("Everyone", "bench"), ("Quarter", "quarter")):
+            answer = await http.post(
+                "/graphql",
+                json={
+                    "query": CREATE_SEGMENT,
+                    "variables": {"input": {"name": name, "rules": {"tag": tag}}},
+                },
+            )
+            ids.append(answer.json()["data"]["createSegment"]["segment"]["id"])
+    for sid, size in zip(ids, (contacts, contacts // 4), strict=True):
+        segment = await Segment.get(PydanticObjectId(sid))
+        assert segment.member_count == size, (segment.member_count, size)
+    return tenant.secret_key, ids[0], ids[1]
+
+
+async def _baseline(bench: BenchServer, messages: int, threads: int, workspace: str) -> Phase:
+    database = OutboundMessage.get_pymongo_collection().database
+    await create_indexes(database)
+    worker = WorkerProcess(bench, threads)
+    started = time.perf_counter()
+    await jobs.enqueue_many("bench_write_message", [(workspace, i) for i in range(messages)])
+
+    async def done() -> bool:
+        return await database[COLLECTION].count_documents({}) >= messages
+
+    await _until(done, worker, 3600)
+    seconds = time.perf_counter() - started
+    commands = worker.stop()
+    return Phase("baseline", messages, seconds, commands, worker.peak - worker.idle, worker.idle)
+
+
+async def _campaign(
+    bench: BenchServer, key: str, segment_id: str, size: int, threads: int, name: str
+) -> Phase:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=bench.base_url, headers=headers, timeout=600) as http:
+
+        async def gql(query: str, variables: dict) -> dict:
+            answer = (
+                await http.post("/graphql", json={"query": query, "variables": variables})
+            ).json()
+            assert "errors" not in answer, answer
+            return answer["data"]
+
+        definition = {
+            "name": name,
+            "segmentIds": [segment_id],
+            "channels": ["email"],
+            "variants": [{"key": "A", "weight": 100, "content": {"email": EMAIL}}],
+        }
+        created = (await gql(CREATE_CAMPAIGN, {"input": definition}))["createCampaign"]
+        assert created["userErrors"] == [], created
+        campaign_id = created["campaign"]["id"]
+        worker = WorkerProcess(bench, threads)
+        started = time.perf_counter()
+        scheduled = (await gql(SCHEDULE, {"id": campaign_id}))["scheduleCampaign"]
+        assert scheduled["userErrors"] == [], scheduled
+        rows = OutboundMessage.get_pymongo_collection()
+
+        async def done() -> bool:
+            finished = {"source_id": campaign_id, "status": {"$in": ["sent", "failed", "skipped"]}}
+            return await rows.count_documents(finished) >= size
+
+        await _until(done, worker, 3600)
+        seconds = time.perf_counter() - started
+        commands = worker.stop()
+        print(f"{name}: worker commands by name: {dict(sorted(worker.by_name.items()))}")
+        totals = (await gql(ANALYTICS, {"id": campaign_id}))["campaign"]["analytics"]["totals"]
+        assert totals["sent"] == size and totals["failed"] == 0, totals
+        keys = await rows.distinct("contact_id", {"source_id": campaign_id})
+        assert len(keys) == size  # one message per contact
+    return Phase(name, size, seconds, commands, worker.peak - worker.idle, worker.idle)
+
+
+async def main(contacts: int, threads: int) -> None:
+    register_baseline()
+    async with bench_server("send") as bench:
+        print(f"engine: {bench.engine}; {contacts} contacts; {threads} worker threads")
+        key, everyone, quarter = await _setup(bench, contacts)
+        viewer = await httpx.AsyncClient(
+            base_url=bench.base_url, headers={"Authorization": f"Bearer {key}"}
+        ).post("/graphql", json={"query": "{ viewer { workspaceId } }"})
+        workspace = viewer.json()["data"]["viewer"]["workspaceId"]
+        baseline = await _baseline(bench, contacts, threads, workspace)
+        small = await _campaign(bench, key, quarter, contacts // 4, threads, "campaign (quarter)")
+        full = await _campaign(bench, key, everyone, contacts, threads, "campaign (all)")
+    print()
+    print(f"{'phase':<20}{'messages':>9}{'seconds':>9}{'msg/s':>8}{'cmds/msg':>10}{'peak MB':>9}")
+    for phase in (baseline, small, full):
+        print(
+            f"{phase.name:<20}{phase.messages:>9}{phase.seconds:>9.1f}{phase.rate:>8.1f}"
+            f"{phase.commands / phase.messages:>10.2f}{phase.peak_rss / 2**20:>9.1f}"
+        )
+    print()
+    print(f"campaign (all) / baseline throughput: {full.rate / baseline.rate:.2f}")
+    growth = (full.peak_rss - small.peak_rss) / 2**20
+    print(
+        f"worker peak memory above idle: {small.peak_rss / 2**20:.1f} MB for {small.messages} "
+        f"contacts, {full.peak_rss / 2**20:.1f} MB for {full.messages} "
+        f"({growth:+.1f} MB for {full.messages - small.messages} more contacts)"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=4)
+    options = parser.parse_args()
+    asyncio.run(main(options.contacts, options.threads))
