@@ -143,8 +143,9 @@ async def _setup(bench: BenchServer, contacts: int) -> tuple[str, str, str]:
         ).model_dump(by_alias=True, exclude={"id"})
         for i in range(contacts)
     ]
-    for start in range(0, len(docs), 1000):
-        await Contact.get_pymongo_collection().insert_many(docs[start : start + 1000])
+    # Small batches: the embedded engine checks unique indexes by scanning.
+    for start in range(0, len(docs), 200):
+        await Contact.get_pymongo_collection().insert_many(docs[start : start + 200])
     headers = {"Authorization": f"Bearer {tenant.secret_key}"}
     async with httpx.AsyncClient(base_url=bench.base_url, headers=headers, timeout=600) as http:
         ids = []

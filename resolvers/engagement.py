@@ -16,7 +16,7 @@ from channels import twilio
 from documents.contact import Contact
 from documents.message import OutboundMessage
 from engine.errors import Forbidden, InvalidInput, NotFound
-from resolvers import channel_settings, links, sending, vault
+from resolvers import channel_settings, jobs, links, sending, vault
 
 STAMPS = {
     "delivered": "delivered_at",
@@ -90,10 +90,24 @@ async def unsubscribe(token: str) -> OutboundMessage:
     return row
 
 
+STATUS_KINDS = {
+    "delivered": "delivered",
+    "bounced": "bounced",
+    "failed": "failed",
+    "read": "opened",
+}
+
+
+class NotSentYet(Exception):
+    """A delivery report overtook our own record of the send: try again shortly."""
+
+
 async def provider_status(
     token: str, url: str, form: Mapping[str, Any], signature: str | None
 ) -> str:
-    """A Twilio-style delivery report for one of our messages (the URL names it)."""
+    """A Twilio-style delivery report for one of our messages (the URL names it): checked
+    here (signature, shape), applied by the `provider_status` job, so the provider gets
+    its answer at once and a failure to record is retried by the queue."""
     target = links.parse("status", token)
     row = await _row(target.workspace_id, target.message_id)
     await _check_signature(row.workspace_id, row.channel, row.location_id, url, form, signature)
@@ -103,10 +117,29 @@ async def provider_status(
         raise InvalidInput(f"Bad status callback: {error}", code="BAD_CALLBACK") from error
     if row.provider_message_id and update.provider_message_id != row.provider_message_id:
         raise InvalidInput("MessageSid does not match this message.", code="BAD_CALLBACK")
-    kind = {"delivered": "delivered", "bounced": "bounced", "failed": "failed", "read": "opened"}
-    if update.status in kind:
-        await engage(row, kind[update.status], error=update.error)
+    if update.status in STATUS_KINDS:
+        await jobs.enqueue(
+            "provider_status",
+            str(row.workspace_id),
+            str(row.id),
+            update.status,
+            update.error,
+            update.provider_message_id,
+        )
     return update.status
+
+
+async def apply_status(
+    workspace_id: str, message_id: str, status: str, error: str | None, provider_id: str
+) -> bool:
+    """The job's body. A report that arrives before the send finished recording (fast
+    providers call back within milliseconds) waits for it: NotSentYet makes it retry."""
+    row = await _row(PydanticObjectId(workspace_id), PydanticObjectId(message_id))
+    if row.status in ("scheduled", "queued", "sending", "paused"):
+        raise NotSentYet(f"message {message_id} is {row.status}")
+    if row.provider_message_id and provider_id != row.provider_message_id:
+        return False
+    return await engage(row, STATUS_KINDS[status], error=error)
 
 
 async def provider_inbound(

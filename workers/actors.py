@@ -7,6 +7,7 @@ import dramatiq
 from resolvers import (
     campaign_paid,
     campaign_runs,
+    engagement,
     imports,
     journey_runner,
     members,
@@ -69,6 +70,17 @@ def send_message(workspace_id: str, message_id: str) -> None:
         run(sending.deliver(workspace_id, message_id), timeout=110)
     except sending.RetryLater as later:  # retried without an error log; the row says why
         raise dramatiq.Retry(str(later), delay=later.delay_ms) from later
+
+
+@actor(queue_name="sends", max_retries=20, min_backoff=500, max_backoff=30_000)
+def provider_status(
+    workspace_id: str, message_id: str, status: str, error: str | None, provider_id: str
+) -> None:
+    """A provider's delivery report (delivered, bounced, failed, read) for one message."""
+    try:
+        run(engagement.apply_status(workspace_id, message_id, status, error, provider_id))
+    except engagement.NotSentYet as wait:  # the send is still being recorded
+        raise dramatiq.Retry(str(wait), delay=1_000) from wait
 
 
 @actor(queue_name="sends", max_retries=0, time_limit=120_000)
