@@ -27,6 +27,7 @@ _cache: dict[tuple[str, str, str], tuple[datetime, Provider]] = {}
 _rows: dict[tuple[str, str, str], tuple[float, ChannelConfig | None]] = {}
 CACHE_MAX = 512
 CONFIG_TTL = 5.0
+SENDING_FIELDS = {"rate_per_second"}
 
 
 def _split(channel: str, provider: str, config: dict[str, Any]) -> tuple[dict, dict]:
@@ -57,11 +58,21 @@ async def configure(
         location = lid and await Location.find_one({"_id": lid, "workspace_id": ctx.workspace_id})
         if location is None:
             raise NotFound("No such location in this workspace.", field="locationId")
-    full = {**config, "provider": provider}
+    # Ours, not the provider's: how fast sends may go through it, across all workers.
+    rate = config.get("rate_per_second")
+    if rate is not None and (
+        not isinstance(rate, int) or isinstance(rate, bool) or not 1 <= rate <= 10_000
+    ):
+        raise InvalidInput(
+            "rate_per_second must be a whole number 1..10000.", field="config.rate_per_second"
+        )
+    full = {k: v for k, v in config.items() if k not in SENDING_FIELDS} | {"provider": provider}
     problems = registry.validate(channel, full)
     if problems:
         raise InvalidInput("; ".join(problems), field="config", code="CHANNEL_CONFIG_INVALID")
     public, secret = _split(channel, provider, full)
+    if rate is not None:
+        public["rate_per_second"] = rate
     scope = {
         "workspace_id": ctx.workspace_id,
         "channel": channel,
@@ -141,7 +152,8 @@ async def provider_for(
     cached = _cache.get(key)
     if cached and cached[0] == row.updated_at:
         return cached[1], row
-    config = {**row.settings, **vault.unseal(row.secrets), "provider": row.provider}
+    settings = {k: v for k, v in row.settings.items() if k not in SENDING_FIELDS}
+    config = {**settings, **vault.unseal(row.secrets), "provider": row.provider}
     provider = registry.build(channel, config)
     if len(_cache) >= CACHE_MAX:
         _cache.clear()

@@ -446,3 +446,35 @@ async def test_an_outlet_sends_through_its_own_provider(api, services, provider_
     assert senders == ["+15005550007", "+15005550006"]
     foreign = await configure(api, await new_tenant(), "sms", local, loc=outlet)
     assert foreign["userErrors"][0]["field"] == "locationId"
+
+
+async def test_whatsapp_and_rcs_use_their_prefixes(api, services, provider_server):
+    t = await new_tenant()
+    for channel in ("whatsapp", "rcs"):
+        assert (await configure(api, t, channel, provider_server.twilio_config()))[
+            "userErrors"
+        ] == []
+    cid = await contact(api, t, phone="+14155550131", properties={"first_name": "Ana"})
+    content = {"whatsapp": {"text": "Hola {{ contact.first_name }}"}, "rcs": {"text": "Hi"}}
+    for channel in ("whatsapp", "rcs"):
+        row = await _queue_one(request(t, cid, [channel], content))
+        assert row.status == "sent" and row.channel == channel
+    whatsapp, rcs = provider_server.of("twilio")
+    assert whatsapp.form["To"] == "whatsapp:+14155550131" and whatsapp.form["Body"] == "Hola Ana"
+    assert whatsapp.form["From"].startswith("whatsapp:")
+    assert rcs.form["To"] == "rcs:+14155550131"
+
+
+async def test_a_provider_rate_limit_spreads_sends_over_time(api, services, provider_server):
+    t = await new_tenant()
+    config = {**provider_server.twilio_config(), "rate_per_second": 2}
+    assert (await configure(api, t, "sms", config))["userErrors"] == []
+    ids = [await contact(api, t, phone=f"+1415555014{i}") for i in range(6)]
+    queued = await sending.queue([request(t, cid, ["sms"], SMS) for cid in ids])
+    rows = [await settled(q.message_id) for q in queued]
+    assert all(r.status == "sent" for r in rows)
+    assert len(provider_server.of("twilio")) == 6
+    # At most 2 per one-second window: 6 sends need at least three windows.
+    seconds = {int(r.sent_at.timestamp()) for r in rows}
+    assert len(seconds) >= 3
+    assert any(r.attempts == 1 for r in rows)  # rescheduled sends do not spend attempts
