@@ -23,6 +23,16 @@ from documents.base import TenantDocument
 LIVE_STATUSES = ("scheduled", "queued", "sending", "paused")
 DONE_STATUSES = ("sent", "delivered", "failed", "bounced", "skipped")
 SENT_STATUSES = ("sent", "delivered", "bounced")  # handed to a provider
+# Engagement kind -> the row's field stamped the first time it happens.
+ENGAGEMENT_STAMPS = {
+    "delivered": "delivered_at",
+    "opened": "opened_at",
+    "clicked": "clicked_at",
+    "replied": "replied_at",
+    "bounced": "bounced_at",
+    "unsubscribed": "unsubscribed_at",
+    "failed": "failed_at",
+}
 
 
 class OutboundMessage(TenantDocument):

@@ -89,10 +89,11 @@ def _signed_url(request: Request) -> str:
     return f"{base}{request.url.path}{query}"
 
 
-async def provider_status(request: Request) -> Response:
+async def _callback(request: Request, handle) -> JSONResponse | str:
+    """Read a provider's signed form callback and hand it to `handle`; errors answer 4xx."""
     try:
         form = await _form(request)
-        status = await engagement.provider_status(
+        return await handle(
             request.path_params["token"],
             _signed_url(request),
             form,
@@ -100,20 +101,17 @@ async def provider_status(request: Request) -> Response:
         )
     except DomainError as error:
         return JSONResponse({"error": error.message, "code": error.code}, _status_for(error))
-    return JSONResponse({"status": status})
+
+
+async def provider_status(request: Request) -> Response:
+    status = await _callback(request, engagement.provider_status)
+    return status if isinstance(status, Response) else JSONResponse({"status": status})
 
 
 async def provider_inbound(request: Request) -> Response:
-    try:
-        form = await _form(request)
-        outcome = await engagement.provider_inbound(
-            request.path_params["token"],
-            _signed_url(request),
-            form,
-            request.headers.get("x-twilio-signature"),
-        )
-    except DomainError as error:
-        return JSONResponse({"error": error.message, "code": error.code}, _status_for(error))
+    outcome = await _callback(request, engagement.provider_inbound)
+    if isinstance(outcome, Response):
+        return outcome
     log.info("inbound message: %s", outcome)
     # Twilio expects TwiML; an empty response sends no automatic reply.
     return Response("<Response></Response>", media_type="application/xml")

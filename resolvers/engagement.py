@@ -14,19 +14,10 @@ from beanie import PydanticObjectId
 
 from channels import twilio
 from documents.contact import Contact
-from documents.message import OutboundMessage
+from documents.message import ENGAGEMENT_STAMPS, OutboundMessage
 from engine.errors import Forbidden, InvalidInput, NotFound
 from resolvers import channel_settings, jobs, links, sending, vault
 
-STAMPS = {
-    "delivered": "delivered_at",
-    "opened": "opened_at",
-    "clicked": "clicked_at",
-    "replied": "replied_at",
-    "bounced": "bounced_at",
-    "unsubscribed": "unsubscribed_at",
-    "failed": "failed_at",
-}
 # Status a callback moves a row to (others only stamp it).
 STATUS_AFTER = {"delivered": "delivered", "bounced": "bounced", "failed": "failed"}
 STOP_WORDS = re.compile(r"^\s*(stop|stopall|unsubscribe|cancel|end|quit)\s*[.!]?\s*$", re.I)
@@ -49,7 +40,7 @@ async def engage(
 ) -> bool:
     """Stamp and record `kind` for a message; False when it was recorded before."""
     at = at or datetime.now(UTC)
-    stamp = STAMPS[kind]
+    stamp = ENGAGEMENT_STAMPS[kind]
     update: dict[str, Any] = {stamp: at}
     if kind in STATUS_AFTER:
         update["status"] = STATUS_AFTER[kind]

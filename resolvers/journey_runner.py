@@ -33,7 +33,7 @@ from documents.contact import Contact
 from documents.event import Event
 from documents.journey import LIVE, Enrollment, Journey, JourneyVersion
 from documents.listener import Listener
-from documents.message import OutboundMessage
+from documents.message import ENGAGEMENT_STAMPS, SENT_STATUSES, OutboundMessage
 from documents.template import Template
 from documents.workspace import Workspace
 from engine import delivery
@@ -52,15 +52,8 @@ HISTORY = 100  # steps kept on a run
 WAKEUP_LIMIT = 1000  # runs picked per wake-up sweep
 MAX_TRANSITIONS = 1000  # per call: a graph is acyclic and has at most 200 nodes
 CONTACT_PAGE = 500
-ENGAGEMENT_FIELDS = {
-    "delivered": "delivered_at",
-    "opened": "opened_at",
-    "clicked": "clicked_at",
-    "replied": "replied_at",
-    "bounced": "bounced_at",
-    "unsubscribed": "unsubscribed_at",
-}
-SENT_STATUSES = ("sent", "delivered", "bounced")
+# What branches and analytics read of a send: engagement, not failures.
+ENGAGEMENT_FIELDS = {k: v for k, v in ENGAGEMENT_STAMPS.items() if k != "failed"}
 
 _versions: dict[tuple[str, int], tuple[Graph, dict[str, Any]]] = {}
 _zones: dict[PydanticObjectId, tuple[float, str]] = {}

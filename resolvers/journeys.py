@@ -38,14 +38,8 @@ from resolvers import audit, journey_runner, reactions
 from resolvers.context import RequestContext, parse_id
 from resolvers.ingest import custom_fields
 from resolvers.pagination import Page, paginate
+from resolvers.templates import SAMPLE_CONTACT
 
-SAMPLE_CONTACT: dict[str, Any] = {
-    "_id": "000000000000000000000000",
-    "email": "sample@example.com",
-    "phone": "+15555550100",
-    "properties": {"first_name": "Sam", "last_name": "Sample", "city": "Pune"},
-    "tags": [],
-}
 MAX_DESCRIPTION = 1000
 _READS_EVENT = re.compile(r"\bevent\b")
 

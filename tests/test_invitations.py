@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import email
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from documents.message import OutboundMessage
 from resolvers import members, runtime
 from tests.conftest import free_port
 from tests.helpers import eventually, new_tenant, unique_email
+from tests.smtp_server import smtp_server
 
 INVITE = """mutation($email: String!, $role: Role!) {
   inviteUser(email: $email, role: $role) {
@@ -82,25 +81,13 @@ async def test_bad_invitations_are_rejected(api, services):
         assert response.json()["error"]["message"]
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_inbox():
-    inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    rt = runtime.get()
-    previous, rt.smtp_url = rt.smtp_url, f"smtp://127.0.0.1:{controller.port}"
-    yield inbox
-    rt.smtp_url = previous
-    controller.stop()
+    with smtp_server() as (inbox, url):
+        rt = runtime.get()
+        previous, rt.smtp_url = rt.smtp_url, url
+        yield inbox
+        rt.smtp_url = previous
 
 
 async def test_invitation_goes_out_over_real_smtp_exactly_once(api, services, smtp_inbox):

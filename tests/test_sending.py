@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 from beanie import PydanticObjectId
 
 from channels.webpush import generate_vapid_keys
@@ -17,29 +16,17 @@ from documents.channel import ChannelConfig
 from documents.contact import Contact
 from documents.message import OutboundMessage
 from resolvers import engagement, sending
-from tests.conftest import free_port
 from tests.helpers import eventually, new_tenant
 from tests.provider_server import post_status
 from tests.sending_helpers import EMAIL, SMS, configure, contact, request, settled
+from tests.smtp_server import smtp_server as running_smtp_server
 from tests.tracking_helpers import events_of
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield inbox, f"smtp://127.0.0.1:{controller.port}"
-    controller.stop()
+@pytest.fixture(name="smtp_server")
+def smtp_fixture():
+    with running_smtp_server() as server:
+        yield server
 
 
 async def _queue_one(req) -> OutboundMessage:
