@@ -157,7 +157,9 @@ async def _setup(bench: BenchServer, contacts: int) -> tuple[str, str, str]:
                     "variables": {"input": {"name": name, "rules": {"tag": tag}}},
                 },
             )
-            ids.append(answer.json()["data"]["createSegment"]["segment"]["id"])
+            body = answer.json()
+            assert body.get("data") and body["data"]["createSegment"]["segment"], body
+            ids.append(body["data"]["createSegment"]["segment"]["id"])
     for sid, size in zip(ids, (contacts, contacts // 4), strict=True):
         segment = await Segment.get(PydanticObjectId(sid))
         assert segment.member_count == size, (segment.member_count, size)

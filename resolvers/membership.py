@@ -51,7 +51,7 @@ EXITED = "segment_exited"
 ALL = ("*", "*")
 MAX_ROUNDS = rule_language.MAX_DEPTH + 2  # segments on segments: chains are finite
 CHUNK = 1000  # contact ids per update / event insert
-LOCK_SECONDS = 60  # the longest one segment's transitions may hold its lock
+LOCK_SECONDS = 120  # a segment's transition lock lives this long after its last renewal
 
 
 def count_topic(segment_id: Any) -> str:
@@ -135,7 +135,7 @@ async def apply(
         return [], []
     lock = runtime.get().redis.lock(
         live.channel(workspace_id, f"segment-lock:{sid}"),
-        timeout=LOCK_SECONDS + (len(entered) + len(exited)) // 100,  # big moves take longer
+        timeout=LOCK_SECONDS,
         blocking_timeout=LOCK_SECONDS,
     )
     async with lock:
@@ -145,15 +145,20 @@ async def apply(
             return [], []
         contacts = Contact.get_pymongo_collection()
         for start in range(0, len(entered), CHUNK):
+            # A big move on a slow database outlasts any fixed timeout: each chunk renews
+            # the lock, so it is held exactly as long as the work goes on.
+            await lock.reacquire()
             await contacts.update_many(
                 {"_id": {"$in": entered[start : start + CHUNK]}, "workspace_id": workspace_id},
                 {"$addToSet": {"segments": sid}},
             )
         for start in range(0, len(exited), CHUNK):
+            await lock.reacquire()
             await contacts.update_many(
                 {"_id": {"$in": exited[start : start + CHUNK]}, "workspace_id": workspace_id},
                 {"$pull": {"segments": sid}},
             )
+        await lock.reacquire()
         updated = await Segment.get_pymongo_collection().find_one_and_update(
             {"_id": segment.id, "workspace_id": workspace_id},
             {"$inc": {"member_count": len(entered) - len(exited)}},

@@ -37,7 +37,13 @@ class EmbeddedMongo:
             raise RuntimeError(
                 f"embedded MongoDB (mongoeco) did not start: {line[0] if line else 'timeout'}"
             )
-        self.uri = line[0].split(" ", 1)[1].strip()
+        uri = line[0].split(" ", 1)[1].strip()
+        # The engine answers one command at a time, and a big one (a bulk insert into a
+        # collection with unique indexes) can take longer than the driver's 20 s monitor
+        # timeout; the monitor would then mark the server down and cancel every operation
+        # in flight. Patience is the right answer for an embedded, local server.
+        separator = "&" if "?" in uri else "?"
+        self.uri = f"{uri}{separator}connectTimeoutMS=600000&serverSelectionTimeoutMS=600000"
         return self.uri
 
     def stop(self, timeout: float = 30.0) -> None:
