@@ -159,7 +159,7 @@ async def start_due(now: datetime | None = None) -> int:
     """Scheduler: start every run whose time has come (scheduled and recurring)."""
     now = now or datetime.now(UTC)
     due = (
-        await Campaign.find({"status": "scheduled", "next_run_at": {"$lte": now}})
+        await Campaign.find({"status": "scheduled", "next_run_at": {"$type": "date", "$lte": now}})
         .limit(SWEEP_LIMIT)
         .to_list()
     )
@@ -474,7 +474,10 @@ async def revive_stalled(now: datetime) -> int:
     """A fan-out whose job was lost (a worker killed, a Redis message gone) has not moved
     its cursor for STALLED: continue it from the stored cursor."""
     stalled = (
-        await Campaign.find({"status": "sending", "fanout_at": {"$lt": now - STALLED}})
+        await Campaign.find(
+            # $type: the embedded engine matches null < date (an A/B test waiting has None)
+            {"status": "sending", "fanout_at": {"$type": "date", "$lt": now - STALLED}}
+        )
         .limit(SWEEP_LIMIT)
         .to_list()
     )

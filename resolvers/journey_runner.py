@@ -47,7 +47,11 @@ from resolvers.context import parse_id
 
 log = logging.getLogger("reach.journeys")
 
-LEASE = timedelta(seconds=30)  # a run handed to a step message is looked at again after this
+# A run handed to a step message is looked at again after this. Minutes, not seconds: a
+# lease shorter than the step queue's backlog (bulk enrolment) makes the sweep re-send
+# messages still waiting in the queue, which lengthens the backlog (bench/journeys.py:
+# 5,423 no-op messages for 1,000 runs with 30 s).
+LEASE = timedelta(minutes=3)
 HISTORY = 100  # steps kept on a run
 WAKEUP_LIMIT = 1000  # runs picked per wake-up sweep
 MAX_TRANSITIONS = 1000  # per call: a graph is acyclic and has at most 200 nodes

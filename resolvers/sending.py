@@ -41,6 +41,9 @@ log = logging.getLogger("reach.sending")
 DUPLICATE_KEY = 11000
 MAX_ATTEMPTS = 5
 DISPATCH_LIMIT = 2000
+# The dispatcher leaves system mail (invitations, no contact) to its own job. Range queries
+# say $type: date because the embedded engine, unlike MongoDB, matches null <= date.
+CONTACT_SENDS = {"contact_id": {"$type": "objectId"}}
 CAP_COUNTED = ("queued", "sending", "sent", "delivered", "bounced", "scheduled", "paused")
 
 
@@ -575,13 +578,21 @@ async def dispatch_due(now: datetime | None = None) -> dict[str, int]:
     collection = OutboundMessage.get_pymongo_collection()
     counts = {"woken": 0, "requeued": 0, "interrupted": 0}
     due = (
-        await collection.find({"status": "scheduled", "due_at": {"$lte": now}}, {"workspace_id": 1})
+        await collection.find(
+            {"status": "scheduled", "due_at": {"$type": "date", "$lte": now}, **CONTACT_SENDS},
+            {"workspace_id": 1},
+        )
         .limit(DISPATCH_LIMIT)
         .to_list(None)
     )
     stale = (
         await collection.find(
-            {"status": "queued", "due_at": {"$lte": now - requeue_after}}, {"workspace_id": 1}
+            {
+                "status": "queued",
+                "due_at": {"$type": "date", "$lte": now - requeue_after},
+                **CONTACT_SENDS,
+            },
+            {"workspace_id": 1},
         )
         .limit(DISPATCH_LIMIT)
         .to_list(None)
@@ -606,7 +617,11 @@ async def dispatch_due(now: datetime | None = None) -> dict[str, int]:
             "send_message", [(str(r["workspace_id"]), str(r["_id"])) for r in jobs_out]
         )
     interrupted = await collection.update_many(
-        {"status": "sending", "claimed_at": {"$lte": now - lease}},
+        {
+            "status": "sending",
+            "claimed_at": {"$type": "date", "$lte": now - lease},
+            **CONTACT_SENDS,
+        },
         {
             "$set": {
                 "status": "failed",

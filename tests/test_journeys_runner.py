@@ -516,6 +516,28 @@ async def test_lost_step_message_is_recovered_by_the_scheduler(api, services):
     assert [h["node"] for h in run.history] == ["t", "w", "w", "x"]  # entered, parked, woke
 
 
+async def test_the_sweep_never_picks_ended_runs(api, services):
+    """Ended runs have no due_at; the embedded engine matches null <= date, so the sweep
+    must say what MongoDB means or it re-leases every ended run on every tick."""
+    ctx = await tenant_ctx()
+    nodes = [node("t", "trigger", kind="api"), node("x", "exit")]
+    journey = await published(ctx, nodes, chain("t", "x"))
+    who = await contact(ctx)
+    ended = await Enrollment(
+        workspace_id=ctx.workspace_id,
+        journey_id=journey.id,
+        version=1,
+        contact_id=who.id,
+        node_id="x",
+        status="completed",
+        step=2,
+        due_at=None,
+    ).insert()
+    await journey_runner.run_wakeups(datetime.now(UTC) + timedelta(days=1))
+    run = await run_of(ctx, ended.id)
+    assert (run.status, run.step, run.due_at) == ("completed", 2, None)
+
+
 async def test_exit_event_exit_segment_and_archive(services):
     ctx = await tenant_ctx()
     from documents.segment import Segment

@@ -465,3 +465,26 @@ async def test_a_provider_rate_limit_spreads_sends_over_time(api, services, prov
     seconds = {int(r.sent_at.timestamp()) for r in rows}
     assert len(seconds) >= 3
     assert any(r.attempts == 1 for r in rows)  # rescheduled sends do not spend attempts
+
+
+async def test_dispatcher_leaves_system_mail_and_undated_rows_alone(api, services):
+    """The embedded engine matches null <= date; MongoDB does not. Either way, invitation
+    rows (no contact, no due_at, no claimed_at) are not the dispatcher's to touch."""
+    t = await new_tenant()
+    ws = PydanticObjectId(t.workspace_id)
+    rows = [
+        OutboundMessage(
+            workspace_id=ws,
+            idempotency_key=f"invitation:{i}",
+            channel="email",
+            to="x@example.com",
+            status=status,
+        )
+        for i, status in enumerate(("queued", "sending"))
+    ]
+    for row in rows:
+        await row.insert()
+    await sending.dispatch_due(now=datetime.now(UTC) + timedelta(days=1))
+    for row in rows:
+        fresh = await OutboundMessage.get(row.id)
+        assert (fresh.status, fresh.reason) == (row.status, None)
