@@ -1,0 +1,660 @@
+"""Journey steps/s through the real worker, as a ratio to bare Dramatiq messages in the same run.
+
+    .venv/bin/python -m bench.journeys [--contacts 300] [--threads 4] [--enrollers 4]
+                                       [--wait-seconds 0] [--lease-seconds S] [--timeout 3600]
+
+Starts its own embedded MongoDB and Redis (or uses MONGODB_URI / REDIS_URL) like the other
+benchmarks (bench.harness), then a Dramatiq worker with --threads threads on the Redis
+broker and the periodic scheduler (journey_wakeups, dispatch_due, ...), in this process,
+as `reach serve` runs them. Setup (not measured): a tenant, --contacts contacts with an
+email (every other one tagged `vip`), and a published 5-node journey
+
+    trigger (api) -> send (email, sandbox provider) -> wait (--wait-seconds)
+                  -> branch (tag vip / default) -> exit
+
+Measured, journey: every contact enrolled through `journey_runner.enroll_by_id` (the API
+trigger's runner function, --enrollers at a time), which queues a `journey_step` message
+per run; the worker's actors step the runs through the graph and deliver the sends
+(`send_message`). A wait of 0 s lets a run straight through; with --wait-seconds > 0 every
+run parks and the scheduler's `journey_wakeups` sweep wakes it. The clock runs from the
+first enrollment to every run completed (and, separately, to every message sent);
+MongoDB commands are counted until the job queues are empty (duplicate step messages and
+engagement reactions are the journey's work too).
+
+Measured, baseline: as many bare Dramatiq messages as the journey made steps, on the same
+queue, broker, worker threads, event loop and MongoDB, whose actor updates one document
+each (`$inc` on one of --contacts documents), enqueued in one go; the clock runs from the
+first enqueue to the last update.
+
+Reports steps/s (a step is one transition of a run: one history entry, one increment of its
+step counter), the ratio journey/baseline, MongoDB commands per step and per contact, by
+job, command and collection with the mean driver-measured time of each (PyMongo command
+monitoring; the benchmark's own polling is not counted), the slowest command, the outbound
+messages created (must be one per contact), runs left behind (must be none), and step
+messages that found nothing to do (duplicates sent by the wake-up sweep when a run's lease
+ran out while its message was still queued). Completion is detected by polling the
+database every 0.2 s.
+
+On the embedded engine every insert or update of a document covered by a unique compound
+index scans the collection (enrollments, outbound messages, events, contacts), so the
+journey's time grows with the square of --contacts while the baseline's does not: compare
+ratios at one size. `--lease-seconds` replaces journey_runner.LEASE for the run, to see
+what re-sent step messages cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextvars
+import functools
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dramatiq
+from beanie import PydanticObjectId
+from pymongo import monitoring
+from pymongo.errors import AutoReconnect
+
+from bench.harness import BenchServer, bench_server
+from documents.contact import Contact
+from documents.journey import LIVE, Enrollment
+from documents.message import OutboundMessage
+from engine.access import Permission
+from reach import scheduler
+from resolvers import (
+    campaign_runs,
+    journey_runner,
+    journeys,
+    membership,
+    reactions,
+    sending,
+)
+from resolvers.bootstrap import provision
+from resolvers.context import Principal, RequestContext
+from workers import broker as broker_setup
+from workers import loop
+
+POLL_SECONDS = 0.2
+QUEUES = ("journeys", "sends", "reactions")  # what a journey run puts work on
+CONTACT_CHUNK = 100
+BASELINE_ACTOR = "bench_touch_document"
+# The same queue and options as journey_step (workers.actors): only the actor's body differs.
+BASELINE_OPTIONS = {"queue_name": "journeys", "max_retries": 10, "min_backoff": 500}
+
+# Which job issued a MongoDB command (set inside the coroutines the actors run).
+JOB: contextvars.ContextVar[str] = contextvars.ContextVar("bench_job", default="other")
+
+
+class JobCommands(monitoring.CommandListener):
+    """MongoDB commands by (job, "command collection"), attributed through the JOB context
+    variable of the task that issued them, and the driver-measured time of each kind."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.micros: Counter[tuple[str, str]] = Counter()
+        self.slowest: tuple[float, str, str] = (0.0, "", "")  # seconds, job, command
+        self._pending: dict[int, tuple[str, str]] = {}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        target = event.command.get(event.command_name)
+        what = f"{event.command_name} {target}" if isinstance(target, str) else event.command_name
+        key = (JOB.get(), what)
+        self.counts[key] += 1
+        self._pending[event.request_id] = key
+
+    def _done(self, event) -> None:
+        key = self._pending.pop(event.request_id, ("other", event.command_name))
+        self.micros[key] += event.duration_micros
+        seconds = event.duration_micros / 1e6
+        if seconds > self.slowest[0] and key[0] != "poll":
+            self.slowest = (seconds, key[0], key[1])
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self._done(event)
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self._done(event)
+
+    def snapshot(self) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str]]]:
+        return Counter(self.counts), Counter(self.micros)
+
+    def since(self, snapshot) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str]]]:
+        """(commands, microseconds) by (job, command) since `snapshot`, without polling."""
+        counts, micros = snapshot
+        return (
+            Counter({k: v for k, v in (self.counts - counts).items() if k[0] != "poll"}),
+            Counter({k: v for k, v in (self.micros - micros).items() if k[0] != "poll"}),
+        )
+
+
+@dataclass
+class Calls:
+    """What the wrapped resolver functions did (calls, and calls that did nothing)."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    noops: Counter[str] = field(default_factory=Counter)
+
+
+CALLS = Calls()
+
+
+def labelled(name: str, fn: Callable, noop: Callable[[Any], bool] | None = None) -> Callable:
+    """`fn` (a coroutine function) running under JOB=name, its calls counted."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args, **kwargs):
+        token = JOB.set(name)
+        try:
+            result = await fn(*args, **kwargs)
+        finally:
+            JOB.reset(token)
+        CALLS.calls[name] += 1
+        if noop is not None and noop(result):
+            CALLS.noops[name] += 1
+        return result
+
+    return wrapper
+
+
+def install_labels() -> None:
+    """Wrap what the actors call (looked up as module attributes at call time by
+    workers.actors), so their commands and calls are attributed to their job."""
+    journey_runner.step = labelled("journey_step", journey_runner.step, lambda r: r == 0)
+    journey_runner.run_wakeups = labelled("journey_wakeups", journey_runner.run_wakeups)
+    journey_runner.run_date_triggers = labelled(
+        "journey_date_triggers", journey_runner.run_date_triggers
+    )
+    sending.deliver = labelled("send_message", sending.deliver, lambda r: r == "noop")
+    sending.dispatch_due = labelled("dispatch_due", sending.dispatch_due)
+    reactions.react = labelled("react_to_events", reactions.react)
+    membership.refresh_time_windows = labelled("refresh_segments", membership.refresh_time_windows)
+    campaign_runs.tick = labelled("campaign_tick", campaign_runs.tick)
+
+
+# --- the baseline actor ---------------------------------------------------------------------
+
+
+_baseline: dict[str, Any] = {}  # the collection the baseline actor updates
+
+
+async def _touch(document_id: str) -> None:
+    collection = _baseline["collection"]
+    await collection.update_one(
+        {"_id": PydanticObjectId(document_id), "workspace_id": _baseline["workspace_id"]},
+        {"$inc": {"n": 1}},
+    )
+
+
+def bench_touch_document(document_id: str) -> None:
+    """A bare message: one document updated, through the same loop hop as every actor."""
+    loop.run(labelled("baseline", _touch)(document_id))
+
+
+# --- setup ------------------------------------------------------------------------------------
+
+
+def node(node_id: str, node_type: str, /, **settings: Any) -> dict[str, Any]:
+    return {"id": node_id, "type": node_type, "settings": settings}
+
+
+def edge(source: str, target: str, label: str = "next") -> dict[str, Any]:
+    return {"from": source, "to": target, "label": label}
+
+
+def journey_graph(wait_seconds: int) -> dict[str, Any]:
+    content = {
+        "email": {
+            "subject": "Hello {{ contact.first_name | default('there') }}",
+            "text": "Something new for you, {{ contact.first_name | default('friend') }}.",
+        }
+    }
+    return {
+        "name": "Bench journey",
+        "nodes": [
+            node("start", "trigger", kind="api"),
+            node("hello", "send", channels=["email"], content=content),
+            node("pause", "wait", kind="duration", seconds=wait_seconds),
+            node("vip", "branch", cases=[{"key": "vip", "rules": {"tag": "vip"}}]),
+            node("done", "exit"),
+        ],
+        "edges": [
+            edge("start", "hello"),
+            edge("hello", "pause"),
+            edge("pause", "vip"),
+            edge("vip", "done", "vip"),
+            edge("vip", "done", "default"),
+        ],
+        "settings": {},
+    }
+
+
+async def make_contacts(workspace_id: PydanticObjectId, n: int) -> list[str]:
+    collection = Contact.get_pymongo_collection()
+    now = datetime.now(UTC)
+    ids: list[str] = []
+    while len(ids) < n:
+        # The embedded engine checks each insert against the unique identity indexes by
+        # scanning the collection: smaller batches as it grows keep each command short
+        # (one stalled past the driver's heartbeat drops every connection).
+        start = len(ids)
+        size = max(1, min(CONTACT_CHUNK, 100_000 // max(start, 1)))
+        rows = []
+        for i in range(start, min(n, start + size)):
+            doc = Contact(
+                workspace_id=workspace_id,
+                email=f"bench-{i:06d}@example.com",
+                properties={"first_name": f"User{i}"},
+                tags=["vip"] if i % 2 == 0 else [],
+                last_active_at=now,
+                updated_at=now,
+            ).model_dump(by_alias=True, exclude={"revision_id"})
+            doc["_id"] = PydanticObjectId()
+            rows.append(doc)
+        await collection.insert_many(rows, ordered=False)
+        ids += [str(r["_id"]) for r in rows]
+    return ids
+
+
+async def baseline_documents(bench: BenchServer, workspace_id: PydanticObjectId, n: int):
+    database = bench.services.mongo[bench.settings.mongodb_db]
+    collection = database[f"bench_baseline_{uuid.uuid4().hex[:6]}"]
+    ids: list[str] = []
+    for start in range(0, n, CONTACT_CHUNK):
+        rows = [
+            {"_id": PydanticObjectId(), "workspace_id": workspace_id, "n": 0}
+            for _ in range(start, min(n, start + CONTACT_CHUNK))
+        ]
+        await collection.insert_many(rows)
+        ids += [str(r["_id"]) for r in rows]
+    return collection, ids
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+
+async def poll(check: Callable, timeout: float, what: str) -> float:
+    """Poll `check` (its commands are not counted) until it is true; the time it was."""
+    deadline = time.perf_counter() + timeout
+    token = JOB.set("poll")
+    try:
+        while True:
+            if await check():
+                return time.perf_counter()
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"{what}: not done after {timeout:.0f} s")
+            await asyncio.sleep(POLL_SECONDS)
+    finally:
+        JOB.reset(token)
+
+
+async def drain(bench: BenchServer, timeout: float) -> None:
+    """Wait until the job queues the journey uses are empty and nothing is in flight."""
+    broker = bench.services.broker
+
+    def join() -> None:
+        for queue in QUEUES:
+            broker.join(queue, timeout=int(timeout * 1000))
+
+    await asyncio.to_thread(join)
+
+
+@dataclass
+class Phase:
+    name: str
+    steps: int
+    seconds: float
+    commands: Counter[tuple[str, str]]  # by (job, "command collection")
+    micros: Counter[tuple[str, str]]  # driver-measured time, same keys
+
+    @property
+    def rate(self) -> float:
+        return self.steps / self.seconds
+
+    @property
+    def total(self) -> int:
+        return sum(self.commands.values())
+
+
+@dataclass
+class JourneyRun:
+    phase: Phase
+    enroll_seconds: float
+    sends_seconds: float
+    drained_seconds: float
+    slowest: tuple[float, str, str]  # the slowest MongoDB command: seconds, job, command
+    runs: int
+    completed: int
+    left_behind: int
+    outcomes: Counter[str]
+    messages: int
+    messages_by_status: Counter[str]
+    message_contacts: int
+    parked: int
+    interrupted_enrollments: int
+    step_calls: int
+    step_noops: int
+    deliver_calls: int
+    deliver_noops: int
+
+
+async def run_journey(
+    bench: BenchServer,
+    ctx: RequestContext,
+    journey_id: str,
+    contact_ids: list[str],
+    enrollers: int,
+    listener: JobCommands,
+    timeout: float,
+) -> JourneyRun:
+    wid = ctx.workspace_id
+    jid = PydanticObjectId(journey_id)
+    runs = Enrollment.get_pymongo_collection()
+    messages = OutboundMessage.get_pymongo_collection()
+    scope = {"workspace_id": wid, "journey_id": jid}
+    sends = {"workspace_id": wid, "source": "journey", "source_id": journey_id}
+    n = len(contact_ids)
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for cid in contact_ids:
+        queue.put_nowait(cid)
+    refused: list[str] = []
+    interrupted: list[str] = []
+    calls_before = Counter(CALLS.calls), Counter(CALLS.noops)
+
+    async def enroller() -> None:
+        token = JOB.set("enroll")
+        try:
+            while not queue.empty():
+                cid = queue.get_nowait()
+                try:
+                    run = await journey_runner.enroll_by_id(str(wid), journey_id, cid, {"b": 1})
+                except AutoReconnect:
+                    # The driver dropped its connections (a server stalled past the
+                    # heartbeat): the run may be stored without its step message, which
+                    # the wake-up sweep is there to recover. Count it, check it later.
+                    interrupted.append(cid)
+                    continue
+                if run is None:
+                    refused.append(cid)
+        finally:
+            JOB.reset(token)
+
+    async def runs_done() -> bool:
+        return await runs.count_documents({**scope, "status": {"$nin": list(LIVE)}}) == n
+
+    async def sends_done() -> bool:
+        pending = {"$in": ["queued", "sending", "scheduled"]}
+        if await messages.count_documents({**sends, "status": pending}):
+            return False
+        return await messages.count_documents(sends) >= n
+
+    snapshot = listener.snapshot()
+    listener.slowest = (0.0, "", "")
+    started = time.perf_counter()
+    await asyncio.gather(*(enroller() for _ in range(enrollers)))
+    token = JOB.set("enroll")
+    try:
+        for cid in interrupted:  # stored before the interruption, or enrolled again now
+            stored = await runs.count_documents({**scope, "contact_id": PydanticObjectId(cid)})
+            again = stored or await journey_runner.enroll_by_id(str(wid), journey_id, cid)
+            if again is None:
+                refused.append(cid)
+    finally:
+        JOB.reset(token)
+    enrolled = time.perf_counter()
+    assert not refused, f"{len(refused)} enrollments refused"
+    runs_at = await poll(runs_done, timeout, "runs")
+    sends_at = await poll(sends_done, timeout, "sends")
+    # Messages still queued (duplicate steps, engagement reactions) are the journey's work
+    # too, and must not run during the baseline.
+    await drain(bench, timeout)
+    drained_at = time.perf_counter()
+    commands, micros = listener.since(snapshot)
+
+    token = JOB.set("poll")
+    try:
+        rows = await runs.find(scope, {"status": 1, "step": 1, "outcome": 1, "history": 1}).to_list(
+            None
+        )
+        sent = await messages.find(sends, {"status": 1, "contact_id": 1}).to_list(None)
+    finally:
+        JOB.reset(token)
+    steps = sum(r["step"] for r in rows)
+    calls = CALLS.calls - calls_before[0]
+    noops = CALLS.noops - calls_before[1]
+    return JourneyRun(
+        phase=Phase(
+            "journey (enroll -> runs completed)", steps, runs_at - started, commands, micros
+        ),
+        enroll_seconds=enrolled - started,
+        sends_seconds=sends_at - started,
+        drained_seconds=drained_at - started,
+        slowest=listener.slowest,
+        runs=len(rows),
+        completed=sum(1 for r in rows if r["status"] == "completed"),
+        left_behind=sum(1 for r in rows if r["status"] in LIVE),
+        outcomes=Counter(r.get("outcome") or r["status"] for r in rows),
+        messages=len(sent),
+        messages_by_status=Counter(m["status"] for m in sent),
+        message_contacts=len({m["contact_id"] for m in sent}),
+        parked=sum(1 for r in rows for h in r.get("history", []) if h["outcome"] == "waiting"),
+        interrupted_enrollments=len(interrupted),
+        step_calls=calls["journey_step"],
+        step_noops=noops["journey_step"],
+        deliver_calls=calls["send_message"],
+        deliver_noops=noops["send_message"],
+    )
+
+
+async def run_baseline(
+    collection, document_ids: list[str], messages: int, listener: JobCommands, timeout: float
+) -> Phase:
+    n = len(document_ids)
+    calls = [(document_ids[i % n],) for i in range(messages)]
+    expected = messages
+
+    async def done() -> bool:
+        found = await (
+            await collection.aggregate([{"$group": {"_id": None, "n": {"$sum": "$n"}}}])
+        ).to_list(None)
+        return bool(found) and found[0]["n"] >= expected
+
+    snapshot = listener.snapshot()
+    started = time.perf_counter()
+    actor = dramatiq.get_broker().get_actor(BASELINE_ACTOR)
+
+    def send_all() -> None:
+        for args in calls:
+            actor.send(*args)
+
+    await asyncio.to_thread(send_all)
+    finished = await poll(done, timeout, "baseline")
+    commands, micros = listener.since(snapshot)
+    name = "baseline (bare messages, 1 update each)"
+    return Phase(name, messages, finished - started, commands, micros)
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def by_job(commands: Counter[tuple[str, str]]) -> Counter[str]:
+    out: Counter[str] = Counter()
+    for (job, _), count in commands.items():
+        out[job] += count
+    return out
+
+
+def by_name(commands: Counter[tuple[str, str]]) -> Counter[str]:
+    out: Counter[str] = Counter()
+    for (_, what), count in commands.items():
+        out[what.split(" ")[0]] += count
+    return out
+
+
+def report(
+    journey: JourneyRun,
+    baseline: Phase,
+    contacts: int,
+    threads: int,
+    wait: int,
+    engine: str,
+) -> bool:
+    phase = journey.phase
+    print(
+        f"\n{contacts} contacts, 5-node journey (wait {wait} s), {threads} worker threads, "
+        f"step lease {journey_runner.LEASE.total_seconds():g} s, engine: {engine}"
+    )
+    print(f"  {'':42} {'steps/s':>8} {'steps':>7} {'seconds':>8} {'mongo cmds/step':>16}")
+    for p in (phase, baseline):
+        print(
+            f"  {p.name:42} {p.rate:8.1f} {p.steps:7d} {p.seconds:8.2f} {p.total / p.steps:16.2f}"
+        )
+    print(f"  ratio journey/baseline steps/s: {phase.rate / baseline.rate:.3f}")
+    print(
+        f"  enrolling took {journey.enroll_seconds:.2f} s; every message sent after "
+        f"{journey.sends_seconds:.2f} s ({journey.messages / journey.sends_seconds:.1f} sends/s), "
+        f"queues empty after {journey.drained_seconds:.2f} s; "
+        f"contacts through the journey: {contacts / phase.seconds:.1f}/s"
+    )
+    waited = sum(phase.micros.values()) / 1e6
+    print(
+        f"  mongo commands per contact {phase.total / contacts:.2f} (enrolled to message sent;"
+        f" count per contact, mean ms; driver time {waited:.1f} s in all):"
+    )
+    for job, count in sorted(by_job(phase.commands).items(), key=lambda kv: -kv[1]):
+        kinds = sorted(
+            ((w, c) for (j, w), c in phase.commands.items() if j == job), key=lambda kv: -kv[1]
+        )
+        detail = ", ".join(
+            f"{w} {c / contacts:.2f} ({phase.micros[(job, w)] / c / 1000:.0f})" for w, c in kinds
+        )
+        print(f"    {job:16} {count / contacts:6.2f}: {detail}")
+    print(
+        "  journey commands per step by name: "
+        + ", ".join(
+            f"{k} {v / phase.steps:.2f}" for k, v in sorted(by_name(phase.commands).items())
+        )
+    )
+    print(
+        "  baseline commands per message by job: "
+        + ", ".join(
+            f"{j} {c / baseline.steps:.3f}" for j, c in sorted(by_job(baseline.commands).items())
+        )
+    )
+    seconds, job, what = journey.slowest
+    print(f"  slowest MongoDB command of the journey: {seconds:.2f} s ({what} in {job})")
+    statuses = ", ".join(f"{s} {n}" for s, n in sorted(journey.messages_by_status.items()))
+    outcomes = ", ".join(f"{s} {n}" for s, n in sorted(journey.outcomes.items()))
+    print(
+        f"  runs {journey.runs}: {outcomes}; steps per run {phase.steps / max(journey.runs, 1):.2f};"
+        f" runs parked at the wait and woken by the sweep: {journey.parked}"
+    )
+    print(
+        f"  journey_step messages run {journey.step_calls} (found nothing to do: "
+        f"{journey.step_noops}); send_message jobs run {journey.deliver_calls} "
+        f"(found nothing to do: {journey.deliver_noops}); enroll calls cut off by a dropped "
+        f"connection: {journey.interrupted_enrollments}"
+    )
+    ok_messages = journey.messages == contacts and journey.message_contacts == contacts
+    ok_runs = journey.left_behind == 0 and journey.completed == contacts == journey.runs
+    print(
+        f"  outbound messages created {journey.messages} for {journey.message_contacts} contacts "
+        f"({statuses}): {'one per contact' if ok_messages else 'NOT one per contact'}"
+    )
+    print(
+        f"  runs left behind: {journey.left_behind}; completed {journey.completed} of {contacts}"
+        f": {'ok' if ok_runs else 'NOT ok'}"
+    )
+    return ok_messages and ok_runs
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+async def main(
+    contacts: int, threads: int, enrollers: int, wait: int, lease: int | None, timeout: float
+) -> int:
+    if lease is not None:  # an experiment: the runner's lease, as if it were configured so
+        journey_runner.LEASE = timedelta(seconds=lease)
+    listener = JobCommands()
+    monitoring.register(listener)  # the harness's client is created after this
+    install_labels()
+    async with bench_server("journeys") as bench:
+        setup_started = time.perf_counter()
+        tenant = await provision(
+            "Bench", f"bench-{uuid.uuid4().hex[:6]}@example.com", "bench password"
+        )
+        wid = PydanticObjectId(tenant.workspace_id)
+        ctx = RequestContext(
+            Principal(
+                kind="secret_key",
+                workspace_id=wid,
+                organization_id=PydanticObjectId(tenant.organization_id),
+                permissions=frozenset(Permission),
+                label="bench",
+            )
+        )
+        contact_ids = await make_contacts(wid, contacts)
+        created, problems = await journeys.create_journey(ctx, journey_graph(wait))
+        assert not problems, problems
+        journey = await journeys.publish_journey(ctx, str(created.id))
+        collection, document_ids = await baseline_documents(bench, wid, contacts)
+        _baseline.update(collection=collection, workspace_id=wid)
+
+        broker = bench.services.broker
+        dramatiq.actor(
+            bench_touch_document, actor_name=BASELINE_ACTOR, broker=broker, **BASELINE_OPTIONS
+        )
+        bench.services.worker = broker_setup.start_worker(broker, threads)
+        bench.services.scheduler = scheduler.start(
+            bench.services.redis, bench.settings.queue_namespace
+        )
+        print(
+            f"setup: {contacts} contacts, journey published, {threads} worker threads, "
+            f"{enrollers} enrollers; {time.perf_counter() - setup_started:.1f} s"
+        )
+
+        result = await run_journey(
+            bench, ctx, str(journey.id), contact_ids, enrollers, listener, timeout
+        )
+        base = await run_baseline(collection, document_ids, result.phase.steps, listener, timeout)
+        ok = report(result, base, contacts, threads, wait, bench.engine)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=4, help="worker threads (serve's default)")
+    parser.add_argument("--enrollers", type=int, default=4, help="concurrent enroll calls")
+    parser.add_argument(
+        "--wait-seconds",
+        type=int,
+        default=0,
+        help="the wait node's duration; above 0 every run parks and the wake-up sweep moves it",
+    )
+    parser.add_argument(
+        "--lease-seconds",
+        type=int,
+        help="replace journey_runner.LEASE (how long a run handed to a step message is left "
+        "alone before the wake-up sweep sends another) for this run",
+    )
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per phase at most")
+    args = parser.parse_args()
+    raise SystemExit(
+        asyncio.run(
+            main(
+                args.contacts,
+                args.threads,
+                args.enrollers,
+                args.wait_seconds,
+                args.lease_seconds,
+                args.timeout,
+            )
+        )
+    )
