@@ -17,6 +17,7 @@ whether the provider got it, and a duplicate is the one thing we promise not to 
 from __future__ import annotations
 
 import logging
+import time as time_module
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -97,6 +98,28 @@ def _rules(workspace: Workspace | None) -> _Rules:
     return _Rules(caps, quiet, workspace.timezone or "UTC")
 
 
+_rules_seen: dict[PydanticObjectId, tuple[float, _Rules]] = {}
+RULES_TTL = 5.0  # seconds a workspace's caps and quiet hours are remembered per process
+
+
+def forget_rules(workspace_id: PydanticObjectId) -> None:
+    """The rules changed (in this process): read them again on the next send."""
+    _rules_seen.pop(workspace_id, None)
+
+
+async def _workspace_rules(workspace_id: PydanticObjectId) -> _Rules:
+    """A journey queues one message at a time: the workspace is read every few seconds,
+    not for every send. Changed rules apply within RULES_TTL."""
+    seen = _rules_seen.get(workspace_id)
+    if seen and seen[0] > time_module.monotonic():
+        return seen[1]
+    rules = _rules(await Workspace.get(workspace_id))
+    if len(_rules_seen) > 1000:
+        _rules_seen.clear()
+    _rules_seen[workspace_id] = (time_module.monotonic() + RULES_TTL, rules)
+    return rules
+
+
 # --- queueing ------------------------------------------------------------------------------
 
 
@@ -136,7 +159,7 @@ async def _queue_batch(
     fresh = list({r.idempotency_key: r for r in fresh}.values())
     if not fresh:
         return outcome
-    rules = _rules(await Workspace.get(workspace_id))
+    rules = await _workspace_rules(workspace_id)
     ids = list({r.contact_id for r in fresh})
     contacts = {
         c["_id"]: c

@@ -8,7 +8,7 @@ from typing import Any
 from documents.workspace import Workspace
 from engine.access import Permission
 from engine.errors import InvalidInput, NotFound
-from resolvers import audit
+from resolvers import audit, sending
 from resolvers.context import RequestContext
 
 CAP_CHANNELS = ("email", "sms", "whatsapp", "rcs", "push", "web_push", "in_app", "webhook")
@@ -79,6 +79,7 @@ async def update(
         setattr(workspace, key, value)
     if changes:
         await workspace.save()
+        sending.forget_rules(workspace.id)
         await audit.record(
             ctx.principal, "workspace.sending_rules", "workspace", workspace.id, changes
         )
