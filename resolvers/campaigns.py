@@ -32,6 +32,7 @@ from resolvers import (
     campaign_triggers,
     live,
     sending,
+    templates,
     vault,
 )
 from resolvers.context import RequestContext, parse_id
@@ -94,6 +95,7 @@ def goal_catalogue() -> list[Any]:
 async def _settings(ctx: RequestContext, data: dict[str, Any]) -> dict[str, Any]:
     """The stored form of the input (every shape problem at once), outlet checked,
     a webhook secret sealed."""
+    data = await _picked_templates(ctx, data)
     sets = campaign_input.clean(data)
     if "location_id" in data:
         sets["location_id"] = None
@@ -106,6 +108,41 @@ async def _settings(ctx: RequestContext, data: dict[str, Any]) -> dict[str, Any]
     if paid and paid.get("kind") == "webhook":
         paid["secret"] = vault.seal({"secret": paid["secret"]}) if paid.get("secret") else ""
     return sets
+
+
+async def _picked_templates(ctx: RequestContext, data: dict[str, Any]) -> dict[str, Any]:
+    """A variant's `template_ids` ({channel: template id}) copies those templates' fields
+    into its content: a copy, because a scheduled campaign is locked and must not change
+    when someone edits the template later."""
+    variants = data.get("variants")
+    if not isinstance(variants, list):
+        return data
+    expanded = []
+    for i, variant in enumerate(variants):
+        if not isinstance(variant, dict):
+            expanded.append(variant)
+            continue
+        picked = variant.get("template_ids")
+        if not picked:
+            expanded.append({k: v for k, v in variant.items() if k != "template_ids"})
+            continue
+        if not isinstance(picked, dict):
+            raise InvalidInput(
+                "templateIds maps a channel to a template id.", field=f"variants[{i}].templateIds"
+            )
+        content = dict(variant.get("content") or {})
+        for channel, template_id in picked.items():
+            at = f"variants[{i}].templateIds.{channel}"
+            template = await templates.get_template(ctx, str(template_id))
+            if template is None:
+                raise NotFound("No such template in this workspace.", field=at)
+            if template.channel != channel:
+                raise InvalidInput(f"That template is for {template.channel}.", field=at)
+            content[channel] = dict(template.fields)
+        expanded.append(
+            {k: v for k, v in variant.items() if k != "template_ids"} | {"content": content}
+        )
+    return {**data, "variants": expanded}
 
 
 async def create_campaign(ctx: RequestContext, data: dict[str, Any]) -> Campaign:

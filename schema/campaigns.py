@@ -379,7 +379,14 @@ class CampaignGoal:
 class CampaignVariantInput:
     key: str
     weight: int
-    content: JSON = strawberry.field(description='{"email": {"subject": "...", "text": "..."}}')
+    content: JSON = strawberry.field(
+        default_factory=dict, description='{"email": {"subject": "...", "text": "..."}}'
+    )
+    template_ids: JSON | None = strawberry.field(
+        default=None,
+        description='Saved templates to copy in, {"email": "<template id>"}; they fill (or '
+        "replace) that channel's content.",
+    )
 
 
 @strawberry.input

@@ -365,3 +365,28 @@ async def test_tenant_isolation(api, services):
     ]
     assert (await get(api, a.secret_key, campaign["id"]))["name"] == "Launch"
     assert await Listener.find({"workspace_id": PydanticObjectId(b.workspace_id)}).count() == 0
+
+
+async def test_a_variant_can_pick_saved_templates(api, services):
+    t = await new_tenant()
+    save = """mutation($fields: JSON!) { saveTemplate(name: "Welcome", channel: "email",
+      fields: $fields) { template { id } userErrors { message } } }"""
+    fields = {"subject": "Welcome {{ contact.first_name | default('friend') }}", "text": "Hi"}
+    saved = (await api.gql(t.secret_key, save, {"fields": fields}))["saveTemplate"]
+    template_id = saved["template"]["id"]
+    segment = await add_segment(api, t, "All", {"tag": "vip"})
+    picked = definition([segment], channels=["email"])
+    picked["variants"] = [{"key": "A", "weight": 100, "templateIds": {"email": template_id}}]
+    data = await api.gql(t.secret_key, CREATE, {"input": picked})
+    payload = data["createCampaign"]
+    assert payload["userErrors"] == []
+    assert payload["campaign"]["variants"][0]["content"]["email"] == fields
+    wrong = {
+        **picked,
+        "variants": [{"key": "A", "weight": 100, "templateIds": {"sms": template_id}}],
+    }
+    errors = (await api.gql(t.secret_key, CREATE, {"input": wrong}))["createCampaign"]["userErrors"]
+    assert errors[0]["field"] == "variants[0].templateIds.sms"
+    other = await new_tenant()
+    foreign = (await api.gql(other.secret_key, CREATE, {"input": picked}))["createCampaign"]
+    assert foreign["userErrors"][0]["code"] == "NOT_FOUND"
