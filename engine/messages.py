@@ -206,3 +206,15 @@ def profile_traits(message: Message) -> dict[str, Any]:
             if isinstance(address.get(key), str):
                 traits.setdefault(key, address[key])
     return traits
+
+
+def push_device(context: dict[str, Any]) -> dict[str, str] | None:
+    """The push target a mobile SDK reports in `context.device.token` (Segment's spec), as
+    a contact device: Firebase registration tokens serve Android and iOS alike."""
+    device = context.get("device") if isinstance(context, dict) else None
+    token = device.get("token") if isinstance(device, dict) else None
+    if not isinstance(token, str) or not 10 <= len(token) <= 4096:
+        return None
+    if not token.isprintable() or any(c.isspace() for c in token):
+        return None
+    return {"kind": "fcm", "token": token}

@@ -26,7 +26,7 @@ from engine.access import Permission
 from engine.errors import Forbidden, InvalidInput
 from engine.identifiers import normalize_email, normalize_phone
 from engine.identity import ContactRef, Identity, IdentityIndex
-from engine.messages import Message, parse_message, profile_traits
+from engine.messages import Message, parse_message, profile_traits, push_device
 from engine.segments.evaluate import where_matches
 from engine.segments.rules import event_filters
 from engine.stats import stats_name, stats_update
@@ -393,6 +393,7 @@ async def _update_contacts(
         sets: dict[str, Any] = {"updated_at": now}
         unsets: dict[str, str] = {}
         occurrences = []
+        devices: list[dict[str, str]] = []
         last_active = max(item.message.timestamp for _, item in items)
         for _, item in sorted(items, key=lambda pair: pair[1].message.timestamp):
             message = item.message
@@ -404,6 +405,9 @@ async def _update_contacts(
                 for key, where in event_filters.get(name, []):
                     if where_matches(where, message.properties, now):
                         occurrences.append((key, message.timestamp))
+            device = push_device(message.context)
+            if device and device not in devices and device not in stored.get("devices", []):
+                devices.append(device)
             traits = profile_traits(message)
             if not traits:
                 continue
@@ -443,6 +447,9 @@ async def _update_contacts(
             update["$unset"] = unsets
         if anonymous:
             update["$addToSet"] = {"anonymous_ids": {"$each": sorted(anonymous)}}
+        if devices:  # newest first, at most MAX_DEVICES (registerDevice keeps the same rule)
+            update["$push"] = {"devices": {"$each": devices, "$position": 0, "$slice": 10}}
+            changed[contact_id].add(("field", "devices"))
         stats = stats_update(occurrences)
         if stats:
             update["$inc"] = stats["$inc"]

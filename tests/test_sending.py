@@ -488,3 +488,26 @@ async def test_dispatcher_leaves_system_mail_and_undated_rows_alone(api, service
     for row in rows:
         fresh = await OutboundMessage.get(row.id)
         assert (fresh.status, fresh.reason) == (row.status, None)
+
+
+async def test_mobile_sdks_register_push_tokens_through_tracking(api, services, provider_server):
+    from tests.tracking_helpers import basic
+
+    t = await new_tenant()
+    assert (await configure(api, t, "push", provider_server.fcm_config()))["userErrors"] == []
+    context = {"device": {"type": "android", "token": "fcm-token-abcdef123456"}}
+    batch = [
+        {"type": "identify", "userId": "m1", "context": context},
+        {"type": "track", "userId": "m1", "event": "app_opened", "context": context},
+        {"type": "track", "userId": "m1", "event": "x", "context": {"device": {"token": "a b"}}},
+    ]
+    answer = await api.http.post("/v1/batch", json={"batch": batch}, headers=basic(t.write_key))
+    assert answer.status_code == 200, answer.text
+    contact = await Contact.find_one(
+        {"workspace_id": PydanticObjectId(t.workspace_id), "user_id": "m1"}
+    )
+    assert contact.devices == [{"kind": "fcm", "token": "fcm-token-abcdef123456"}]
+    push = {"push": {"title": "Hi", "body": "Back in stock"}}
+    row = await _queue_one(request(t, contact.id, ["push"], push))
+    assert row.status == "sent"
+    assert provider_server.of("fcm")[0].json["message"]["token"] == "fcm-token-abcdef123456"
