@@ -211,6 +211,18 @@ async def _transition(
     )
 
 
+def _resumed(node_id: str, now: datetime) -> dict[str, Any]:
+    """A waiting run moves on (its timer ran out, or its event came): active at `node_id`,
+    leased to the step message that continues it."""
+    return {
+        "status": "active",
+        "node_id": node_id,
+        "wake_at": None,
+        "waiting_for": None,
+        "due_at": now + LEASE,
+    }
+
+
 def _ended(outcome: str, now: datetime) -> dict[str, Any]:
     status = "completed" if outcome == "exit" else "exited"
     return {
@@ -260,13 +272,7 @@ async def advance(run: dict[str, Any], now: datetime) -> int:
             move = stepping.on_wake(graph, node_id)
             run = await _transition(
                 run,
-                {
-                    "status": "active",
-                    "node_id": move.to,
-                    "wake_at": None,
-                    "waiting_for": None,
-                    "due_at": now + LEASE,
-                },
+                _resumed(move.to, now),
                 {"node": node_id, "at": now, "outcome": move.outcome},
             )
             moves += run is not None
@@ -592,13 +598,7 @@ async def _resume_waiting(
             continue
         moved = await _transition(
             run,
-            {
-                "status": "active",
-                "node_id": move.to,
-                "wake_at": None,
-                "waiting_for": None,
-                "due_at": now + LEASE,
-            },
+            _resumed(move.to, now),
             {"node": run["node_id"], "at": now, "outcome": move.outcome},
         )
         if moved is not None:
