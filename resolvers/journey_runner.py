@@ -151,9 +151,9 @@ async def enroll(
             {"_id": enrollment.id, "workspace_id": workspace_id}
         )
         await advance(stored, now)
-    else:
-        await jobs.enqueue("journey_step", str(workspace_id), str(enrollment.id), 0)
-    return await Enrollment.find_one({"_id": enrollment.id, "workspace_id": workspace_id})
+        return await Enrollment.find_one({"_id": enrollment.id, "workspace_id": workspace_id})
+    await jobs.enqueue("journey_step", str(workspace_id), str(enrollment.id), 0)
+    return enrollment  # as entered: its steps run in the worker
 
 
 async def enroll_by_id(
