@@ -2,7 +2,8 @@
 
 Only drafts are edited; everything after (scheduling, sending, pausing) moves `status`
 with conditional updates, so two processes never both start the same run. Each run keeps
-its own fan-out state in `runs[str(run)]`:
+its own fan-out state in `runs[run_key(run)]` ("run1", "run2", ...: not bare digits,
+which some engines read as array positions in a query path like `runs.1.phase`):
 
     {"phase": "all" | "test" | "rest" | "done",
      "branches": {"brand" | <location id>: {"cursor": <last contact id> | None, "done": bool}},
@@ -36,6 +37,12 @@ STATUSES = (
     "cancelled",
 )
 KINDS = ("one_time", "recurring", "triggered", "hybrid")
+
+
+
+def run_key(run: int) -> str:
+    """The key of a run's state in `Campaign.runs`."""
+    return f"run{run}"
 
 
 class Campaign(TenantDocument):

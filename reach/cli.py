@@ -101,6 +101,9 @@ class _Stopped(Exception):
 
 
 def _exit_normally(signum: int, frame: object) -> None:
+    # Once: a supervisor repeating its SIGTERM must not cut short the saving of the
+    # embedded databases that follows.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise _Stopped
 
 

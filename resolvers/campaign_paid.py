@@ -10,7 +10,7 @@ contacts who unsubscribed from everything. Two destinations:
   sha256=HMAC(secret, f"{timestamp}.{body}")); the secret is stored sealed.
 
 Either way one page of 500 contacts is in memory at a time. The outcome is kept on the
-run (`runs.<run>.paid_audience`).
+run (`runs.run<n>.paid_audience`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import httpx
 
 from channels import transport
 from channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from documents.campaign import Campaign
+from documents.campaign import Campaign, run_key
 from resolvers import campaign_audience, runtime, vault
 from resolvers.campaign_runs import _load, record
 
@@ -127,7 +127,7 @@ async def export(workspace_id: str, campaign_id: str, run: int) -> None:
     campaign = await _load(workspace_id, campaign_id)
     if campaign is None or not campaign.paid_audience or campaign.status == "cancelled":
         return
-    if (campaign.runs.get(str(run)) or {}).get("paid_audience", {}).get("done"):
+    if (campaign.runs.get(run_key(run)) or {}).get("paid_audience", {}).get("done"):
         return  # a retried job: exported already
     try:
         if campaign.paid_audience["kind"] == "csv":
@@ -146,5 +146,5 @@ async def export(workspace_id: str, campaign_id: str, run: int) -> None:
 async def _save(campaign: Campaign, run: int, outcome: dict[str, Any]) -> None:
     await Campaign.get_pymongo_collection().update_one(
         {"_id": campaign.id, "workspace_id": campaign.workspace_id},
-        {"$set": {f"runs.{run}.paid_audience": outcome}},
+        {"$set": {f"runs.{run_key(run)}.paid_audience": outcome}},
     )

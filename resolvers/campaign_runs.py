@@ -23,7 +23,7 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from documents.campaign import Campaign
+from documents.campaign import Campaign, run_key
 from documents.message import LIVE_STATUSES, OutboundMessage
 from documents.workspace import Workspace
 from engine import ab, recurrence
@@ -127,7 +127,7 @@ async def start_run(campaign: Campaign, now: datetime | None = None) -> bool:
             "$set": {
                 "status": "sending",
                 "run": run,
-                f"runs.{run}": state,
+                f"runs.{run_key(run)}": state,
                 "next_run_at": next_at,
                 "started_at": now,
                 "decide_at": None,
@@ -240,7 +240,7 @@ async def fanout_page(workspace_id: str, campaign_id: str, run: int, branch: str
     campaign = await _load(workspace_id, campaign_id)
     if campaign is None or campaign.status != "sending" or campaign.run != run:
         return  # paused, cancelled or superseded: resume re-enqueues from the cursor
-    state = campaign.runs.get(str(run)) or {}
+    state = campaign.runs.get(run_key(run)) or {}
     position = (state.get("branches") or {}).get(branch)
     if state.get("phase") not in ("all", "test", "rest") or not position or position["done"]:
         return
@@ -272,7 +272,7 @@ async def fanout_page(workspace_id: str, campaign_id: str, run: int, branch: str
         )
     results = await sending.queue(requests) if requests else []
     done = len(contacts) < campaign_audience.PAGE
-    path = f"runs.{run}.branches.{branch}"
+    path = f"runs.{run_key(run)}.branches.{branch}"
     moved = await _collection().update_one(
         {"_id": campaign.id, "workspace_id": campaign.workspace_id, f"{path}.cursor": cursor},
         {
@@ -281,7 +281,7 @@ async def fanout_page(workspace_id: str, campaign_id: str, run: int, branch: str
                 f"{path}.done": done,
                 "fanout_at": now,
             },
-            "$inc": {f"runs.{run}.targeted": len(requests), **tally(results)},
+            "$inc": {f"runs.{run_key(run)}.targeted": len(requests), **tally(results)},
         },
     )
     if moved.modified_count == 0:
@@ -300,7 +300,7 @@ async def fanout_page(workspace_id: str, campaign_id: str, run: int, branch: str
     if not done:
         await jobs.enqueue("campaign_fanout", workspace_id, campaign_id, run, branch)
         return
-    branches = (fresh.runs.get(str(run)) or {}).get("branches") or {}
+    branches = (fresh.runs.get(run_key(run)) or {}).get("branches") or {}
     if all(b["done"] for b in branches.values()):
         await _phase_finished(fresh, run)
 
@@ -313,7 +313,7 @@ async def drop_unsent(campaign: Campaign) -> None:
 async def resume(campaign: Campaign) -> None:
     """Continue every unfinished branch of the current run from its stored cursor (a
     duplicate of a job still on its way is harmless: one of them moves the cursor)."""
-    state = campaign.runs.get(str(campaign.run)) or {}
+    state = campaign.runs.get(run_key(campaign.run)) or {}
     if state.get("phase") not in ("all", "test", "rest"):
         return
     await _collection().update_one(
@@ -335,16 +335,22 @@ async def resume(campaign: Campaign) -> None:
 
 
 async def _phase_finished(campaign: Campaign, run: int) -> None:
-    state = campaign.runs.get(str(run)) or {}
+    state = campaign.runs.get(run_key(run)) or {}
     if state.get("phase") == "test":
         decide_at = datetime.now(UTC) + timedelta(hours=float(campaign.ab_test["window_hours"]))
         moved = await _collection().update_one(
             {
                 "_id": campaign.id,
                 "workspace_id": campaign.workspace_id,
-                f"runs.{run}.phase": "test",
+                f"runs.{run_key(run)}.phase": "test",
             },
-            {"$set": {f"runs.{run}.phase": "waiting", "decide_at": decide_at, "fanout_at": None}},
+            {
+                "$set": {
+                    f"runs.{run_key(run)}.phase": "waiting",
+                    "decide_at": decide_at,
+                    "fanout_at": None,
+                }
+            },
         )
         if moved.modified_count:
             await record(campaign, "campaign.test_sent", {"run": run, "decide_at": str(decide_at)})
@@ -362,12 +368,12 @@ async def finish_run(campaign: Campaign, run: int, reason: str = "queued") -> No
             "workspace_id": campaign.workspace_id,
             "run": run,
             "status": "sending",
-            f"runs.{run}.phase": {"$in": ["all", "rest", "waiting"]},
+            f"runs.{run_key(run)}.phase": {"$in": ["all", "rest", "waiting"]},
         },
         {
             "$set": {
-                f"runs.{run}.phase": "done",
-                f"runs.{run}.finished_at": now,
+                f"runs.{run_key(run)}.phase": "done",
+                f"runs.{run_key(run)}.finished_at": now,
                 "decide_at": None,
                 "fanout_at": None,
                 "status": status,
@@ -381,11 +387,11 @@ async def finish_run(campaign: Campaign, run: int, reason: str = "queued") -> No
 
 
 def _winner_phase(campaign: Campaign, run: int, winner: str) -> dict[str, Any]:
-    state = campaign.runs[str(run)]
+    state = campaign.runs[run_key(run)]
     return {
-        f"runs.{run}.phase": "rest",
-        f"runs.{run}.winner": winner,
-        f"runs.{run}.branches": {
+        f"runs.{run_key(run)}.phase": "rest",
+        f"runs.{run_key(run)}.winner": winner,
+        f"runs.{run_key(run)}.branches": {
             b: {"cursor": None, "done": False} for b in state.get("branches") or {}
         },
         "decide_at": None,
@@ -398,7 +404,7 @@ async def decide(workspace_id: str, campaign_id: str, run: int) -> None:
     campaign = await _load(workspace_id, campaign_id)
     if campaign is None or campaign.status != "sending" or campaign.run != run:
         return
-    state = campaign.runs.get(str(run)) or {}
+    state = campaign.runs.get(run_key(run)) or {}
     if state.get("phase") != "waiting":
         return
     test = campaign.ab_test or {}
@@ -425,7 +431,7 @@ async def decide(workspace_id: str, campaign_id: str, run: int) -> None:
     if decision.winner is None:
         await _collection().update_one(
             {"_id": campaign.id, "workspace_id": campaign.workspace_id},
-            {"$set": {f"runs.{run}.decision": details}},
+            {"$set": {f"runs.{run_key(run)}.decision": details}},
         )
         await record(campaign, "campaign.test_stopped", details)
         await finish_run(campaign, run, reason="ab_test_stopped")
@@ -435,9 +441,14 @@ async def decide(workspace_id: str, campaign_id: str, run: int) -> None:
         {
             "_id": campaign.id,
             "workspace_id": campaign.workspace_id,
-            f"runs.{run}.phase": "waiting",
+            f"runs.{run_key(run)}.phase": "waiting",
         },
-        {"$set": {**_winner_phase(campaign, run, winner), f"runs.{run}.decision": details}},
+        {
+            "$set": {
+                **_winner_phase(campaign, run, winner),
+                f"runs.{run_key(run)}.decision": details,
+            }
+        },
     )
     if not moved.modified_count:
         return

@@ -206,7 +206,7 @@ class CampaignProgress:
 def _run(number: str, state: dict[str, Any]) -> CampaignRun:
     paid = state.get("paid_audience") or {}
     return CampaignRun(
-        run=int(number),
+        run=int(number.removeprefix("run")),
         phase=state.get("phase", ""),
         started_at=state.get("started_at"),
         finished_at=state.get("finished_at"),
@@ -348,7 +348,10 @@ class Campaign:
             if approval
             else None,
             run=doc.run,
-            runs=[_run(n, s) for n, s in sorted(doc.runs.items(), key=lambda kv: int(kv[0]))],
+            runs=[
+                _run(n, s)
+                for n, s in sorted(doc.runs.items(), key=lambda kv: int(kv[0].removeprefix("run")))
+            ],
             next_run_at=doc.next_run_at,
             counters=[CampaignCount(key=k, count=v) for k, v in sorted(doc.counters.items())],
             created_by=doc.created_by,

@@ -87,7 +87,7 @@ async def test_ab_test_sends_the_winner_to_the_rest(api, services):
 
     async def waiting():
         doc = await stored(t, cid)
-        return doc if doc.runs.get("1", {}).get("phase") == "waiting" else None
+        return doc if doc.runs.get("run1", {}).get("phase") == "waiting" else None
 
     doc = await eventually(waiting)
     assert doc.status == "sending" and doc.decide_at is not None
@@ -98,7 +98,7 @@ async def test_ab_test_sends_the_winner_to_the_rest(api, services):
 
     # Before the window closes, no winner without significance.
     await campaign_runs.decide(ws, cid, 1)
-    assert (await stored(t, cid)).runs["1"]["phase"] == "waiting"
+    assert (await stored(t, cid)).runs["run1"]["phase"] == "waiting"
 
     # Seeded engagement: every B was opened, no A.
     await OutboundMessage.get_pymongo_collection().update_many(
@@ -107,9 +107,9 @@ async def test_ab_test_sends_the_winner_to_the_rest(api, services):
     )
     await campaign_runs.decide(ws, cid, 1)
     doc = await stored(t, cid)
-    assert doc.runs["1"]["winner"] == "B"
-    assert doc.runs["1"]["decision"]["reason"] == "significant"
-    assert doc.runs["1"]["decision"]["p_value"] < 0.05
+    assert doc.runs["run1"]["winner"] == "B"
+    assert doc.runs["run1"]["decision"]["reason"] == "significant"
+    assert doc.runs["run1"]["decision"]["p_value"] < 0.05
     await until_status(t, cid, "completed")
     final = await rows(t, cid)
     assert sorted(str(r.contact_id) for r in final) == sorted(ids)
@@ -135,7 +135,7 @@ async def test_ab_test_that_times_out_can_stop(api, services):
 
     async def waiting():
         doc = await stored(t, cid)
-        return doc.runs.get("1", {}).get("phase") == "waiting"
+        return doc.runs.get("run1", {}).get("phase") == "waiting"
 
     await eventually(waiting)
     tested = len(await rows(t, cid))
@@ -144,7 +144,7 @@ async def test_ab_test_that_times_out_can_stop(api, services):
         {"_id": PydanticObjectId(cid)}, {"$set": {"decide_at": datetime.now(UTC) - timedelta(1)}}
     )
     doc = await until_status(t, cid, "sent", "completed", timeout=30)
-    assert doc.runs["1"]["decision"]["reason"] == "timeout_stop"
+    assert doc.runs["run1"]["decision"]["reason"] == "timeout_stop"
     assert len(await rows(t, cid)) == tested  # the rest got nothing
     assert "campaign.test_stopped" in [e.action for e in await _actions(t)]
 
@@ -384,7 +384,7 @@ async def test_hybrid_exports_the_paid_audience(
 
     async def exported():
         doc = await stored(t, campaign["id"])
-        return (doc.runs.get("1") or {}).get("paid_audience", {}).get("done")
+        return (doc.runs.get("run1") or {}).get("paid_audience", {}).get("done")
 
     await eventually(exported)
     [posted] = provider_server.of("webhook")
@@ -403,7 +403,7 @@ async def test_hybrid_exports_the_paid_audience(
 
     async def written():
         doc = await stored(t, csv_campaign["id"])
-        return (doc.runs.get("1") or {}).get("paid_audience", {}).get("file")
+        return (doc.runs.get("run1") or {}).get("paid_audience", {}).get("file")
 
     path = await eventually(written)
     assert path.startswith(str(tmp_path))

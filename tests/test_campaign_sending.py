@@ -87,7 +87,7 @@ async def test_audience_exclusions_fallback_and_consent(api, services):
     assert await _sent_events(t, campaign["id"]) == Counter({ana: 1, bo: 1})
     assert by_contact[ana].idempotency_key == f"campaign:{campaign['id']}:1:{ana}"
     assert done.counters == {"skipped:no_channel": 2}
-    assert done.runs["1"]["targeted"] == 4
+    assert done.runs["run1"]["targeted"] == 4
 
     data = await api.gql(t.secret_key, ANALYTICS, {"id": campaign["id"], "run": None})
     numbers = data["campaign"]["analytics"]
@@ -130,7 +130,7 @@ async def test_pause_and_resume_send_nothing_twice(api, services, monkeypatch):
     assert len(still) == len(at_pause) < 40, "the fan-out went on while paused"
     assert {str(r.contact_id) for r in still if r.status == "sent"} == sent_at_pause
     assert all(r.status in ("paused", "sent", "skipped") for r in still)
-    cursor = (await stored(t, cid)).runs["1"]["branches"]["brand"]["cursor"]
+    cursor = (await stored(t, cid)).runs["run1"]["branches"]["brand"]["cursor"]
     assert cursor is not None
 
     resumed = await call(api, t.secret_key, "resumeCampaign", cid)
@@ -221,7 +221,7 @@ async def test_per_outlet_execution(api, services, provider_server):
     campaign = await create(api, t.secret_key, outlets)
     await call(api, t.secret_key, "scheduleCampaign", campaign["id"])
     done = await until_status(t, campaign["id"], "completed")
-    assert sorted(done.runs["1"]["branches"]) == sorted([bandra, juhu])
+    assert sorted(done.runs["run1"]["branches"]) == sorted([bandra, juhu])
     sent = {str(r.contact_id): r for r in await rows(t, campaign["id"])}
     assert set(sent) == {b1, b2, j1}  # one execution per outlet, each its own contacts
     assert str(sent[b1].location_id) == bandra and str(sent[j1].location_id) == juhu
@@ -397,7 +397,7 @@ async def test_a_lost_fanout_job_is_revived_without_duplicates(api, services):
             "$set": {
                 "status": "sending",
                 "run": 1,
-                "runs": {"1": state},
+                "runs": {"run1": state},
                 "next_run_at": None,
                 "fanout_at": now - timedelta(minutes=10),
             }

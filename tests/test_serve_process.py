@@ -263,6 +263,7 @@ def test_serve_first_start_restart_and_clean_shutdown(tmp_path: Path, spawn) -> 
         assert token
         viewer = gql(http, token, "{ viewer { kind role } }", serve)["viewer"]
         assert viewer == {"kind": "user", "role": "OWNER"}
+        campaign_completes_on_the_sqlite_engine(http, creds["secret_key"], serve)
 
     assert serve.stop() == 0, serve.report()
     output = serve.output()
@@ -288,10 +289,66 @@ def test_serve_first_start_restart_and_clean_shutdown(tmp_path: Path, spawn) -> 
     assert data["locations"]["totalCount"] == 1, data
     assert [e["node"]["code"] for e in data["locations"]["edges"]] == ["bandra-west"]
 
+    # A supervisor repeating its SIGTERM must not cut the shutdown short.
+    serve.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
     assert serve.stop() == 0, serve.report()
     assert "Reach stopped." in serve.output(), serve.report()
     still_running = [p for p in serve.tracked if _alive(p)]
     assert not still_running, f"left running after SIGTERM: {still_running}" + serve.report()
+
+
+def campaign_completes_on_the_sqlite_engine(http: httpx.Client, key: str, child: Child) -> None:
+    """The SQLite engine of `make run` reads a bare digit in a query path (`runs.1.phase`)
+    as an array position, unlike the memory engine of the test suite: a campaign that
+    never left SENDING there went unnoticed until it was tried through `serve`."""
+    for i in range(3):
+        gql(
+            http,
+            key,
+            f'mutation {{ createContact(input: {{email: "c{i}@example.com", '
+            'tags: ["launch"]}) { contact { id } } }',
+            child,
+        )
+    segment = gql(
+        http,
+        key,
+        'mutation { createSegment(input: {name: "Launch", rules: {tag: "launch"}}) '
+        "{ segment { id } } }",
+        child,
+    )["createSegment"]["segment"]["id"]
+    content = (
+        '{email: {subject: "Hi {{ contact.first_name | default(\\"there\\") }}", text: "New"}}'
+    )
+    created = gql(
+        http,
+        key,
+        f'mutation {{ createCampaign(input: {{name: "Launch", segmentIds: ["{segment}"], '
+        f'channels: ["email"], variants: [{{key: "A", weight: 100, content: {content}}}]}}) '
+        "{ campaign { id } userErrors { field message } } }",
+        child,
+    )["createCampaign"]
+    assert created["userErrors"] == [], created
+    campaign = created["campaign"]["id"]
+    gql(
+        http,
+        key,
+        f'mutation {{ scheduleCampaign(id: "{campaign}") {{ userErrors {{ message }} }} }}',
+        child,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        data = gql(
+            http,
+            key,
+            f'{{ campaign(id: "{campaign}") {{ status analytics {{ totals {{ sent }} }} }} }}',
+            child,
+        )
+        if data["campaign"]["status"] == "COMPLETED":
+            break
+        assert time.monotonic() < deadline, f"{data}" + child.report()
+        time.sleep(0.5)
+    assert data["campaign"]["analytics"]["totals"]["sent"] == 3, data
 
 
 def test_second_serve_on_same_data_dir_is_refused(tmp_path: Path, spawn) -> None:
