@@ -39,7 +39,6 @@ STATUSES = (
 KINDS = ("one_time", "recurring", "triggered", "hybrid")
 
 
-
 def run_key(run: int) -> str:
     """The key of a run's state in `Campaign.runs`."""
     return f"run{run}"
