@@ -398,7 +398,7 @@ async def deliver(workspace_id: str, message_id: str, now: datetime | None = Non
     limit = int((config.settings if config else {}).get("rate_per_second") or 0)
     if limit and not await rate_limits.acquire(f"{wid}:{row.channel}:{provider.name}", limit):
         await collection.update_one(
-            {"_id": mid, "status": "sending"},
+            {"_id": mid, "workspace_id": wid, "status": "sending"},
             {
                 "$set": {
                     "status": "scheduled",
@@ -419,7 +419,7 @@ async def deliver(workspace_id: str, message_id: str, now: datetime | None = Non
             )
             return await _finish(row, "failed", reason=why, provider=provider.name, contact=contact)
         await collection.update_one(
-            {"_id": mid, "status": "sending"},
+            {"_id": mid, "workspace_id": wid, "status": "sending"},
             {"$set": {"status": "queued", "error": str(error), "due_at": now}},
         )
         delay = int(error.retry_after * 1000) if error.retry_after else None
