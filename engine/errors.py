@@ -26,6 +26,16 @@ class InvalidInput(DomainError):
     code = "INVALID"
 
 
+class Problems(InvalidInput):
+    """Every problem of one input at once, each with its own field path, so a client can
+    fix them all in one go; the first stands for the whole when only one can be shown."""
+
+    def __init__(self, errors: list[DomainError]) -> None:
+        first = errors[0]
+        super().__init__(first.message, field=first.field, code=first.code)
+        self.errors = errors
+
+
 class NotFound(DomainError):
     code = "NOT_FOUND"
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from channels import transport
+from engine import errors as domain_errors
 from engine import recurrence
 from engine.errors import DomainError, InvalidInput
 from engine.goals import GOALS
@@ -33,12 +34,8 @@ _KEY = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 _EVENT = re.compile(r"^[^\x00-\x1f$][^\x00-\x1f]{0,199}$")
 
 
-class Problems(InvalidInput):
+class Problems(domain_errors.Problems):
     """Every problem of a campaign definition or launch, each with its field path."""
-
-    def __init__(self, errors: list[DomainError]) -> None:
-        super().__init__(errors[0].message, field=errors[0].field, code=errors[0].code)
-        self.errors = errors
 
 
 class _Checker:

@@ -28,7 +28,7 @@ from documents.segment import Segment
 from documents.template import Template
 from engine import templates as rendering
 from engine.access import Permission
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound, Problems
 from engine.journeys import graph as journey_graph
 from engine.journeys import options as journey_options
 from engine.journeys.settings import Context
@@ -44,12 +44,8 @@ MAX_DESCRIPTION = 1000
 _READS_EVENT = re.compile(r"\bevent\b")
 
 
-class JourneyErrors(InvalidInput):
+class JourneyErrors(Problems):
     """Every problem of a journey definition, each with its path (nodes[3].settings.x)."""
-
-    def __init__(self, errors: list[InvalidInput]) -> None:
-        super().__init__(errors[0].message, field=errors[0].field)
-        self.errors = errors
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from documents.contact import Contact
 from documents.segment import Segment
 from engine import csv_mapping
 from engine.access import Permission
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound, Problems
 from engine.identifiers import normalize_email, normalize_phone
 from engine.names import clean_name
 from engine.segments import rules as rule_language
@@ -44,12 +44,8 @@ MAX_TAGS = 20
 WATCH_POLL_SECONDS = 5.0  # a count subscription re-reads the segment at least this often
 
 
-class RuleErrors(InvalidInput):
+class RuleErrors(Problems):
     """Every problem of a segment definition, each with its path."""
-
-    def __init__(self, errors: list[InvalidInput]) -> None:
-        super().__init__(errors[0].message, field=errors[0].field)
-        self.errors = errors
 
 
 @dataclass

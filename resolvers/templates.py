@@ -12,7 +12,7 @@ from documents.contact import Contact
 from documents.template import Template
 from engine import templates as rendering
 from engine.access import Permission
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound, Problems
 from engine.names import clean_name
 from resolvers import audit
 from resolvers.context import RequestContext, parse_id
@@ -27,12 +27,8 @@ SAMPLE_CONTACT: dict[str, Any] = {
 }
 
 
-class TemplateProblems(InvalidInput):
+class TemplateProblems(Problems):
     """Every problem of a template's content at once (schema turns each into a userError)."""
-
-    def __init__(self, problems: list[InvalidInput]) -> None:
-        super().__init__(problems[0].message, field=problems[0].field, code=problems[0].code)
-        self.problems = problems
 
 
 async def sample_context(ctx: RequestContext, contact_id: str | None) -> dict[str, Any]:

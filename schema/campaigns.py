@@ -15,9 +15,8 @@ from typing import Any, TypeVar
 import strawberry
 from strawberry.scalars import JSON
 
-from engine.errors import DomainError
-from resolvers import campaign_input, campaigns
-from schema.errors import UserError
+from resolvers import campaigns
+from schema.errors import UserError, attempt
 from schema.pagination import Connection, connection
 
 T = TypeVar("T")
@@ -508,20 +507,8 @@ class DeleteCampaignPayload:
     user_errors: list[UserError]
 
 
-async def attempt_all(work: Awaitable[T]) -> tuple[T | None, list[UserError]]:
-    """Run a resolver; each problem of a definition or launch becomes one userError."""
-    try:
-        return await work, []
-    except campaign_input.Problems as error:
-        return None, [
-            UserError(field=e.field, message=e.message, code=e.code) for e in error.errors
-        ]
-    except DomainError as error:
-        return None, [UserError(field=error.field, message=error.message, code=error.code)]
-
-
 async def _payload(work: Awaitable[Any]) -> CampaignPayload:
-    doc, errors = await attempt_all(work)
+    doc, errors = await attempt(work)
     return CampaignPayload(campaign=Campaign.of(doc) if doc else None, user_errors=errors)
 
 
@@ -632,7 +619,7 @@ class CampaignMutations:
     async def delete_campaign(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> DeleteCampaignPayload:
-        deleted, errors = await attempt_all(campaigns.delete_campaign(_ctx(info), id))
+        deleted, errors = await attempt(campaigns.delete_campaign(_ctx(info), id))
         return DeleteCampaignPayload(
             deleted_campaign_id=strawberry.ID(deleted) if deleted else None, user_errors=errors
         )

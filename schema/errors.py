@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import strawberry
 
-from engine.errors import DomainError
+from engine.errors import DomainError, Problems
 
 T = TypeVar("T")
 
@@ -19,10 +19,17 @@ class UserError:
     code: str
 
 
+def user_error(error: DomainError, prefix: str = "") -> UserError:
+    field = f"{prefix}{error.field}" if prefix and error.field else error.field
+    return UserError(field=field, message=error.message, code=error.code)
+
+
 async def attempt(work: Awaitable[T], prefix: str = "") -> tuple[T | None, list[UserError]]:
-    """Run a resolver; a DomainError becomes one userError (field prefixed by `prefix`)."""
+    """Run a resolver; a DomainError becomes a userError (field prefixed by `prefix`), and
+    Problems (a rule tree's, a graph's, a definition's) one userError each."""
     try:
         return await work, []
+    except Problems as problems:
+        return None, [user_error(e, prefix) for e in problems.errors]
     except DomainError as error:
-        field = f"{prefix}{error.field}" if prefix and error.field else error.field
-        return None, [UserError(field=field, message=error.message, code=error.code)]
+        return None, [user_error(error, prefix)]

@@ -10,7 +10,6 @@ of the node or edge (`nodes[3].settings.seconds`, `edges[2].to`) and a message n
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, TypeVar
@@ -18,9 +17,8 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 from strawberry.scalars import JSON
 
-from engine.errors import DomainError
 from resolvers import journeys
-from schema.errors import UserError
+from schema.errors import UserError, attempt, user_error
 from schema.pagination import Connection, connection
 
 T = TypeVar("T")
@@ -542,17 +540,7 @@ def _data(input: JourneyInput) -> dict[str, Any]:
 
 
 def _errors(found: list[Any]) -> list[UserError]:
-    return [UserError(field=e.field, message=e.message, code=e.code) for e in found]
-
-
-async def attempt_all(work: Awaitable[T]) -> tuple[T | None, list[UserError]]:
-    """Like schema.errors.attempt, but a graph's problems become one userError each."""
-    try:
-        return await work, []
-    except journeys.JourneyErrors as error:
-        return None, _errors(error.errors)
-    except DomainError as error:
-        return None, [UserError(field=error.field, message=error.message, code=error.code)]
+    return [user_error(e) for e in found]
 
 
 @strawberry.type
@@ -638,7 +626,7 @@ class JourneyQueries:
 class JourneyMutations:
     @strawberry.mutation(description="A draft journey; the whole graph in one call.")
     async def create_journey(self, info: strawberry.Info, input: JourneyInput) -> JourneyPayload:
-        return _payload(await attempt_all(journeys.create_journey(_ctx(info), _data(input))))
+        return _payload(await attempt(journeys.create_journey(_ctx(info), _data(input))))
 
     @strawberry.mutation(
         description="Replace a journey's graph (and name, settings). A live journey's edit "
@@ -647,7 +635,7 @@ class JourneyMutations:
     async def save_journey(
         self, info: strawberry.Info, id: strawberry.ID, input: JourneyInput
     ) -> JourneyPayload:
-        return _payload(await attempt_all(journeys.save_journey(_ctx(info), id, _data(input))))
+        return _payload(await attempt(journeys.save_journey(_ctx(info), id, _data(input))))
 
     @strawberry.mutation(description="Every problem publishing would find (nothing is saved).")
     async def validate_journey(
@@ -657,31 +645,31 @@ class JourneyMutations:
         input: JourneyInput | None = None,
     ) -> ValidateJourneyPayload:
         data = _data(input) if input is not None else None
-        found, errors = await attempt_all(journeys.validate_journey(_ctx(info), id, data))
+        found, errors = await attempt(journeys.validate_journey(_ctx(info), id, data))
         errors = errors or _errors(found or [])
         return ValidateJourneyPayload(valid=not errors, user_errors=errors)
 
     @strawberry.mutation(description="Validate, freeze a version and start taking contacts.")
     async def publish_journey(self, info: strawberry.Info, id: strawberry.ID) -> JourneyPayload:
-        return _payload(await attempt_all(journeys.publish_journey(_ctx(info), id)))
+        return _payload(await attempt(journeys.publish_journey(_ctx(info), id)))
 
     @strawberry.mutation(description="No new runs, no steps; every run keeps its place.")
     async def pause_journey(self, info: strawberry.Info, id: strawberry.ID) -> JourneyPayload:
-        return _payload(await attempt_all(journeys.pause_journey(_ctx(info), id)))
+        return _payload(await attempt(journeys.pause_journey(_ctx(info), id)))
 
     @strawberry.mutation(description="Continue a paused journey where every run was.")
     async def resume_journey(self, info: strawberry.Info, id: strawberry.ID) -> JourneyPayload:
-        return _payload(await attempt_all(journeys.resume_journey(_ctx(info), id)))
+        return _payload(await attempt(journeys.resume_journey(_ctx(info), id)))
 
     @strawberry.mutation(description="Complete a journey: no new runs; runs inside end.")
     async def archive_journey(self, info: strawberry.Info, id: strawberry.ID) -> JourneyPayload:
-        return _payload(await attempt_all(journeys.archive_journey(_ctx(info), id)))
+        return _payload(await attempt(journeys.archive_journey(_ctx(info), id)))
 
     @strawberry.mutation(description="Delete a draft or archived journey with its runs.")
     async def delete_journey(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> DeleteJourneyPayload:
-        deleted, errors = await attempt_all(journeys.delete_journey(_ctx(info), id))
+        deleted, errors = await attempt(journeys.delete_journey(_ctx(info), id))
         return DeleteJourneyPayload(
             deleted_journey_id=strawberry.ID(deleted) if deleted else None, user_errors=errors
         )
@@ -695,7 +683,7 @@ class JourneyMutations:
         data: JSON | None = None,
     ) -> EnrollmentPayload:
         work = journeys.enroll_contact(_ctx(info), journey_id, contact_id, data)
-        doc, errors = await attempt_all(work)
+        doc, errors = await attempt(work)
         return EnrollmentPayload(
             enrollment=JourneyEnrollment.of(doc) if doc else None, user_errors=errors
         )

@@ -10,7 +10,6 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from engine.errors import DomainError
 from resolvers import (
     channel_settings,
     devices,
@@ -243,18 +242,6 @@ class ContactDevicePayload:
     user_errors: list[UserError]
 
 
-async def _templated(work: Any) -> tuple[Any, list[UserError]]:
-    """Like attempt(), but every template problem becomes its own userError."""
-    try:
-        return await work, []
-    except templates.TemplateProblems as problems:
-        return None, [
-            UserError(field=p.field, message=p.message, code=p.code) for p in problems.problems
-        ]
-    except DomainError as error:
-        return None, [UserError(field=error.field, message=error.message, code=error.code)]
-
-
 @strawberry.type
 class MessagingQueries:
     @strawberry.field(description="Providers configured per channel (and per outlet).")
@@ -287,7 +274,7 @@ class MessagingQueries:
         contact_id: strawberry.ID | None = None,
     ) -> TemplatePreview:
         work = templates.preview(info.context.caller(), channel, fields, contact_id)
-        rendered, errors = await _templated(work)
+        rendered, errors = await attempt(work)
         return TemplatePreview(rendered=rendered, user_errors=errors)
 
     @strawberry.field(description="Messages sent or being sent, newest first.")
@@ -371,7 +358,7 @@ class MessagingMutations:
         work = templates.save_template(
             info.context.caller(), name, channel, fields, description, id, sample_contact_id
         )
-        row, errors = await _templated(work)
+        row, errors = await attempt(work)
         return TemplatePayload(template=Template.of(row) if row else None, user_errors=errors)
 
     @strawberry.mutation

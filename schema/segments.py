@@ -6,7 +6,7 @@ rule tree (`rules.all[2].op`). Members export as CSV at GET /v1/export/segments/
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
@@ -14,10 +14,9 @@ from typing import Any, TypeVar
 import strawberry
 from strawberry.scalars import JSON
 
-from engine.errors import DomainError
 from resolvers import segments
 from schema.contacts import Contact
-from schema.errors import UserError
+from schema.errors import UserError, attempt
 from schema.pagination import Connection, connection
 
 T = TypeVar("T")
@@ -149,18 +148,6 @@ class StaticSegmentInput:
     tags: list[str] | None = None
 
 
-async def attempt_all(work: Awaitable[T]) -> tuple[T | None, list[UserError]]:
-    """Like schema.errors.attempt, but a rule tree's problems become one userError each."""
-    try:
-        return await work, []
-    except segments.RuleErrors as error:
-        return None, [
-            UserError(field=e.field, message=e.message, code=e.code) for e in error.errors
-        ]
-    except DomainError as error:
-        return None, [UserError(field=error.field, message=error.message, code=error.code)]
-
-
 def _payload(result: tuple[Any, list[UserError]]) -> SegmentPayload:
     doc, errors = result
     return SegmentPayload(segment=Segment.of(doc) if doc else None, user_errors=errors)
@@ -192,7 +179,7 @@ class SegmentQueries:
         sample_size: int = 10,
         location_id: strawberry.ID | None = None,
     ) -> SegmentPreview:
-        result, errors = await attempt_all(
+        result, errors = await attempt(
             segments.preview(_ctx(info), rules, sample_size, location_id)
         )
         if result is None:
@@ -213,7 +200,7 @@ class SegmentMutations:
             "tags": input.tags,
             "location_id": input.location_id,
         }
-        return _payload(await attempt_all(segments.create_segment(_ctx(info), data)))
+        return _payload(await attempt(segments.create_segment(_ctx(info), data)))
 
     @strawberry.mutation(description="Change a segment; new rules recompute its members.")
     async def update_segment(
@@ -227,19 +214,19 @@ class SegmentMutations:
         }
         if input.location_id is not strawberry.UNSET:
             data["location_id"] = input.location_id
-        return _payload(await attempt_all(segments.update_segment(_ctx(info), id, data)))
+        return _payload(await attempt(segments.update_segment(_ctx(info), id, data)))
 
     @strawberry.mutation(description="A copy of a segment (rules, or a static one's members).")
     async def duplicate_segment(
         self, info: strawberry.Info, id: strawberry.ID, name: str | None = None
     ) -> SegmentPayload:
-        return _payload(await attempt_all(segments.duplicate_segment(_ctx(info), id, name)))
+        return _payload(await attempt(segments.duplicate_segment(_ctx(info), id, name)))
 
     @strawberry.mutation(description="Delete a segment; its contacts stay.")
     async def delete_segment(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> DeleteSegmentPayload:
-        deleted, errors = await attempt_all(segments.delete_segment(_ctx(info), id))
+        deleted, errors = await attempt(segments.delete_segment(_ctx(info), id))
         return DeleteSegmentPayload(
             deleted_segment_id=strawberry.ID(deleted) if deleted else None, user_errors=errors
         )
@@ -259,7 +246,7 @@ class SegmentMutations:
             "description": input.description,
             "tags": input.tags,
         }
-        result, errors = await attempt_all(segments.create_static_segment(_ctx(info), data))
+        result, errors = await attempt(segments.create_static_segment(_ctx(info), data))
         if result is None:
             return StaticSegmentPayload(user_errors=errors)
         doc, unmatched = result
@@ -274,7 +261,7 @@ class SegmentMutations:
         work = segments.change_static_members(
             _ctx(info), id, [str(c) for c in contact_ids], add=True
         )
-        return _payload(await attempt_all(work))
+        return _payload(await attempt(work))
 
     @strawberry.mutation
     async def remove_from_static_segment(
@@ -282,7 +269,7 @@ class SegmentMutations:
     ) -> SegmentPayload:
         ids = [str(c) for c in contact_ids]
         work = segments.change_static_members(_ctx(info), id, ids, add=False)
-        return _payload(await attempt_all(work))
+        return _payload(await attempt(work))
 
 
 @strawberry.type
