@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from channels.transport import url_problem
+
 
 def text(
     config: dict[str, Any],
@@ -27,6 +29,15 @@ def text(
         return ""
     if value != value.strip() or any(c in value for c in "\r\n\0"):
         problems.append(f"{key} must not contain line breaks or surrounding spaces")
+        return ""
+    return value
+
+
+def url(config: dict[str, Any], key: str, problems: list[str], *, required: bool = True) -> str:
+    """A URL our requests may go to (https, or http to loopback; see transport.url_problem)."""
+    value = text(config, key, problems, required=required, max_length=2048)
+    if value and (problem := url_problem(value, key)):
+        problems.append(problem)
         return ""
     return value
 

@@ -109,9 +109,7 @@ class FcmPush:
 def problems(config: dict[str, Any]) -> list[str]:
     found: list[str] = []
     check.only(config, {"base_url", "project_id", "access_token"}, found)
-    base_url = check.text(config, "base_url", found, required=False, max_length=2048)
-    if base_url and (problem := transport.url_problem(base_url, "base_url")):
-        found.append(problem)
+    check.url(config, "base_url", found, required=False)
     project = check.text(config, "project_id", found, max_length=63)
     if project and not PROJECT_ID.match(project):
         found.append("project_id must be lowercase letters, digits and dashes")

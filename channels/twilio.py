@@ -263,9 +263,7 @@ def verify_signature(
 def problems(config: dict[str, Any]) -> list[str]:
     found: list[str] = []
     check.only(config, {"base_url", "account_sid", "auth_token", "from"}, found)
-    base_url = check.text(config, "base_url", found, required=False, max_length=2048)
-    if base_url and (problem := transport.url_problem(base_url, "base_url")):
-        found.append(problem)
+    check.url(config, "base_url", found, required=False)
     sid = check.text(config, "account_sid", found, max_length=64)
     if sid and not ACCOUNT_SID.match(sid):
         found.append("account_sid must be letters and digits, like AC0123…")

@@ -137,9 +137,7 @@ class WebhookPost:
 def problems(config: dict[str, Any]) -> list[str]:
     found: list[str] = []
     check.only(config, {"url", "secret"}, found)
-    url = check.text(config, "url", found, max_length=2048)
-    if url and (problem := transport.url_problem(url, "url")):
-        found.append(problem)
+    check.url(config, "url", found)
     secret = check.text(config, "secret", found, max_length=512)
     if secret and len(secret) < MIN_SECRET:
         found.append(f"secret must be at least {MIN_SECRET} characters")
