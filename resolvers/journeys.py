@@ -37,6 +37,7 @@ from engine.names import clean_name
 from resolvers import audit, journey_runner, reactions
 from resolvers.context import RequestContext, parse_id
 from resolvers.ingest import custom_fields
+from resolvers.journey_analytics import analytics as count_journey
 from resolvers.pagination import Page, paginate
 from resolvers.templates import SAMPLE_CONTACT
 
@@ -488,7 +489,7 @@ async def live_runs(workspace_id: PydanticObjectId, journey_id: PydanticObjectId
 
 async def journey_analytics(ctx: RequestContext, journey: Journey) -> dict[str, Any]:
     ctx.require(Permission.READ)
-    return await journey_runner.analytics(ctx.workspace_id, journey.id)
+    return await count_journey(ctx.workspace_id, journey.id)
 
 
 async def journey_problems(ctx: RequestContext, journey: Journey) -> list[InvalidInput]:

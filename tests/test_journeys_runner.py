@@ -26,7 +26,7 @@ from documents.listener import Listener
 from documents.message import OutboundMessage
 from engine.access import Permission
 from engine.errors import Conflict
-from resolvers import journey_runner, journeys
+from resolvers import journey_analytics, journey_runner, journeys
 from resolvers.context import Principal, RequestContext
 from tests.helpers import eventually, new_tenant
 
@@ -195,7 +195,7 @@ async def test_abandoned_cart_flow(services):
     sent = await messages(ctx, journey)
     assert [(m.contact_id, m.step, m.channel) for m in sent] == [(browser.id, "remind", "email")]
     assert sent[0].idempotency_key == f"journey:{journey.id}:{run.id}:remind"
-    data = await journey_runner.analytics(ctx.workspace_id, journey.id)
+    data = await journey_analytics.analytics(ctx.workspace_id, journey.id)
     assert data["entered"] == 2 and data["completed"] == 1 and data["exited"] == 1
     assert data["converted"] == 1 and data["sends"]["remind"]["messages"] == 1
 
@@ -259,7 +259,7 @@ async def test_each_node_type_through_one_run(services):
     await wakeups(T0 + timedelta(days=5, minutes=1))
     vip = await run_of(ctx, vip.id)
     assert {h["node"]: h["outcome"] for h in vip.history}["opened_q"] == "vip"
-    data = await journey_runner.analytics(ctx.workspace_id, journey.id)
+    data = await journey_analytics.analytics(ctx.workspace_id, journey.id)
     assert data["sends"]["hello"]["messages"] == 14 and data["sends"]["hello"]["opened"] == 1
 
 
