@@ -63,6 +63,7 @@ from pymongo.errors import AutoReconnect
 
 from bench.harness import BenchServer, bench_server
 from documents.contact import Contact
+from engine.identity import identity_keys
 from documents.journey import LIVE, Enrollment
 from documents.message import OutboundMessage
 from engine.access import Permission
@@ -82,7 +83,7 @@ from workers import loop
 
 POLL_SECONDS = 0.2
 QUEUES = ("journeys", "sends", "reactions")  # what a journey run puts work on
-CONTACT_CHUNK = 100
+CONTACT_CHUNK = 1000
 BASELINE_ACTOR = "bench_touch_document"
 # The same queue and options as journey_step (workers.actors): only the actor's body differs.
 BASELINE_OPTIONS = {"queue_name": "journeys", "max_retries": 10, "min_backoff": 500}
@@ -239,13 +240,9 @@ async def make_contacts(workspace_id: PydanticObjectId, n: int) -> list[str]:
     now = datetime.now(UTC)
     ids: list[str] = []
     while len(ids) < n:
-        # The embedded engine checks each insert against the unique identity indexes by
-        # scanning the collection: smaller batches as it grows keep each command short
-        # (one stalled past the driver's heartbeat drops every connection).
         start = len(ids)
-        size = max(1, min(CONTACT_CHUNK, 100_000 // max(start, 1)))
         rows = []
-        for i in range(start, min(n, start + size)):
+        for i in range(start, min(n, start + CONTACT_CHUNK)):
             doc = Contact(
                 workspace_id=workspace_id,
                 email=f"bench-{i:06d}@example.com",
@@ -255,6 +252,7 @@ async def make_contacts(workspace_id: PydanticObjectId, n: int) -> list[str]:
                 updated_at=now,
             ).model_dump(by_alias=True, exclude={"revision_id"})
             doc["_id"] = PydanticObjectId()
+            doc["identity_keys"] = identity_keys(doc)
             rows.append(doc)
         await collection.insert_many(rows, ordered=False)
         ids += [str(r["_id"]) for r in rows]

@@ -11,12 +11,12 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import TenantDocument, utcnow
 
-_STRING = {"$type": "string"}
-
 
 class Contact(TenantDocument):
     user_id: str | None = None
     anonymous_ids: list[str] = []
+    # engine.identity.identity_keys of the identifiers above, kept in step on every write.
+    identity_keys: list[str] = []
     email: str | None = None
     phone: str | None = None  # E.164
     properties: dict[str, Any] = {}
@@ -36,36 +36,24 @@ class Contact(TenantDocument):
 
     class Settings:
         name = "contacts"
-        # Identifiers are unique per workspace: two first sightings of one person racing
-        # each other cannot both insert; the loser retries and finds the winner.
         indexes = [
+            # Identity lookup {workspace_id, identity_keys: {$in: [...]}} (ingest, inbound
+            # replies): one plain index every planner uses for $in. Unique, so two first
+            # sightings of one person racing each other cannot both insert.
             IndexModel(
-                [("workspace_id", ASCENDING), ("user_id", ASCENDING)],
+                [("workspace_id", ASCENDING), ("identity_keys", ASCENDING)],
                 unique=True,
-                partialFilterExpression={"user_id": _STRING},
-                name="identity_user_id",
+                name="identity_keys",
             ),
+            # Contact list pages {workspace_id[, tags|segments|location_id], _id: {$lt}}
+            # sorted by _id; the segment one also serves campaign audience pages.
+            IndexModel([("workspace_id", ASCENDING), ("_id", ASCENDING)]),
+            IndexModel([("workspace_id", ASCENDING), ("tags", ASCENDING), ("_id", ASCENDING)]),
+            IndexModel([("workspace_id", ASCENDING), ("segments", ASCENDING), ("_id", ASCENDING)]),
             IndexModel(
-                [("workspace_id", ASCENDING), ("email", ASCENDING)],
-                unique=True,
-                partialFilterExpression={"email": _STRING},
-                name="identity_email",
+                [("workspace_id", ASCENDING), ("location_id", ASCENDING), ("_id", ASCENDING)]
             ),
-            IndexModel(
-                [("workspace_id", ASCENDING), ("phone", ASCENDING)],
-                unique=True,
-                partialFilterExpression={"phone": _STRING},
-                name="identity_phone",
-            ),
-            IndexModel(
-                [("workspace_id", ASCENDING), ("anonymous_ids", ASCENDING)],
-                unique=True,
-                partialFilterExpression={"anonymous_ids": _STRING},
-                name="identity_anonymous_ids",
-            ),
-            IndexModel([("workspace_id", ASCENDING), ("tags", ASCENDING)]),
-            IndexModel([("workspace_id", ASCENDING), ("segments", ASCENDING)]),
-            IndexModel([("workspace_id", ASCENDING), ("location_id", ASCENDING)]),
+            # Contact list by activity {workspace_id, last_active_at[: {$lt}]} (and _id).
             IndexModel(
                 [("workspace_id", ASCENDING), ("last_active_at", DESCENDING), ("_id", DESCENDING)]
             ),

@@ -19,6 +19,7 @@ from documents.message import OutboundMessage
 from documents.organization import AgencyLink, Organization
 from documents.segment import Segment
 from documents.template import Template
+from documents.upgrade import upgrade
 from documents.user import Invitation, Membership, User
 from documents.workspace import Location, Property, Workspace
 
@@ -57,6 +58,7 @@ async def connect(uri: str, database: str, event_listeners: list | None = None) 
     client: AsyncMongoClient = AsyncMongoClient(
         uri, tz_aware=True, uuidRepresentation="standard", event_listeners=event_listeners or []
     )
+    await upgrade(client[database])  # before the declared indexes are built over new fields
     await init_beanie(database=client[database], document_models=DOCUMENT_MODELS)
     return client
 

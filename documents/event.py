@@ -32,10 +32,31 @@ class Event(TenantDocument):
     class Settings:
         name = "events"
         indexes = [
+            # Dedupe: {workspace_id, message_id: {$in}} per ingested batch.
             IndexModel([("workspace_id", ASCENDING), ("message_id", ASCENDING)], unique=True),
+            # A contact's activity pages {workspace_id, contact_id[, timestamp: {$lt}]} sorted
+            # by (timestamp, _id), and re-pointing events on a merge.
             IndexModel(
-                [("workspace_id", ASCENDING), ("contact_id", ASCENDING), ("timestamp", DESCENDING)]
+                [
+                    ("workspace_id", ASCENDING),
+                    ("contact_id", ASCENDING),
+                    ("timestamp", DESCENDING),
+                    ("_id", DESCENDING),
+                ]
             ),
+            # One event name of one contact {workspace_id, contact_id, event, timestamp: range}:
+            # journey facts and goals, the activity list filtered by event.
+            IndexModel(
+                [
+                    ("workspace_id", ASCENDING),
+                    ("contact_id", ASCENDING),
+                    ("event", ASCENDING),
+                    ("timestamp", DESCENDING),
+                    ("_id", DESCENDING),
+                ]
+            ),
+            # One event name across the workspace {workspace_id, event, timestamp: range}:
+            # segment aggregate backfills, send-time statistics.
             IndexModel(
                 [("workspace_id", ASCENDING), ("event", ASCENDING), ("timestamp", DESCENDING)]
             ),

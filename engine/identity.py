@@ -166,6 +166,26 @@ class IdentityIndex:
         }
 
 
+# A contact's identifiers as one multikey field, so that a single plain unique index serves
+# every identity lookup ({workspace_id, identity_keys: {$in: [...]}}) on both planners.
+KEY_PREFIX = {"user_id": "user", "email": "email", "phone": "phone", "anonymous_id": "anon"}
+
+
+def identity_key(kind: str, value: str) -> str:
+    return f"{KEY_PREFIX[kind]}:{value}"
+
+
+def identity_keys(doc: dict[str, Any]) -> list[str]:
+    """Every key the contact document is known by; `contact:<id>` keeps the array non-empty
+    (a unique multikey index indexes an empty array once per workspace, as a duplicate)."""
+    keys = {f"contact:{doc['_id']}"}
+    for kind in ("user_id", "email", "phone"):
+        if doc.get(kind):
+            keys.add(identity_key(kind, doc[kind]))
+    keys.update(identity_key("anonymous_id", a) for a in doc.get("anonymous_ids") or [])
+    return sorted(keys)
+
+
 def merge_documents(survivor: dict[str, Any], loser: dict[str, Any]) -> dict[str, Any]:
     """The survivor's fields after absorbing the loser (both stored contact documents).
 
@@ -206,4 +226,5 @@ def merge_documents(survivor: dict[str, Any], loser: dict[str, Any]) -> dict[str
     for key, pick in (("created_at", min), ("last_active_at", max)):
         values = [v for v in (survivor.get(key), loser.get(key)) if v is not None]
         merged[key] = pick(values) if values else None
+    merged["identity_keys"] = identity_keys({"_id": survivor["_id"], **merged})
     return merged

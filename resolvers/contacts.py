@@ -14,6 +14,7 @@ from documents.event import Event
 from engine.access import Permission
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identifiers import normalize_email, normalize_id, normalize_phone
+from engine.identity import KEY_PREFIX, identity_keys
 from engine.names import clean_name
 from engine.traits import FIELD_TYPES, check_key, normalize_properties
 from resolvers import audit, membership
@@ -147,9 +148,9 @@ async def _properties(ctx: RequestContext, raw: dict[str, Any] | None) -> dict[s
 
 
 def _conflict(error: DuplicateKeyError) -> Conflict:
-    text = str(error)
+    taken = str((error.details or {}).get("keyValue", {}).get("identity_keys") or error)
     for kind in ("user_id", "email", "phone"):
-        if f"identity_{kind}" in text or f"{kind}_1" in text:
+        if f"{KEY_PREFIX[kind]}:" in taken:
             field = "userId" if kind == "user_id" else kind
             return Conflict(f"Another contact has this {kind.replace('_', ' ')}.", field=field)
     return Conflict("Another contact has one of these identifiers.")
@@ -169,6 +170,7 @@ async def create_contact(ctx: RequestContext, data: dict[str, Any]) -> Contact:
             raise NotFound("Location not found.", field="locationId")
     now = datetime.now(UTC)
     contact = Contact(
+        id=PydanticObjectId(),
         workspace_id=ctx.workspace_id,
         anonymous_ids=[normalize_id(anonymous, "anonymousId")] if anonymous else [],
         properties={k: v for k, v in props.items() if v is not None},
@@ -177,6 +179,7 @@ async def create_contact(ctx: RequestContext, data: dict[str, Any]) -> Contact:
         location_id=location.id if location else None,
         **identifiers,
     )
+    contact.identity_keys = identity_keys({"_id": contact.id, **contact.model_dump()})
     try:
         await contact.insert()
     except DuplicateKeyError as error:
@@ -193,6 +196,9 @@ async def update_contact(ctx: RequestContext, contact_id: str, data: dict[str, A
     props = await _properties(ctx, data.get("properties"))
     now = datetime.now(UTC)
     sets: dict[str, Any] = {"updated_at": now, **identifiers}
+    if identifiers:
+        current = {"_id": contact.id, **contact.model_dump(), **identifiers}
+        sets["identity_keys"] = identity_keys(current)
     unsets: dict[str, str] = {}
     for key, value in props.items():
         sets[f"property_times.{key}"] = now

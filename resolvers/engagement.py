@@ -16,6 +16,7 @@ from channels import twilio
 from documents.contact import Contact
 from documents.message import ENGAGEMENT_STAMPS, OutboundMessage
 from engine.errors import Forbidden, InvalidInput, NotFound
+from engine.identity import identity_key
 from resolvers import channel_settings, jobs, links, sending, vault
 
 # Status a callback moves a row to (others only stamp it).
@@ -146,7 +147,8 @@ async def provider_inbound(
         raise InvalidInput(f"Bad inbound message: {error}", code="BAD_CALLBACK") from error
     await _check_signature(workspace_id, inbound.channel, None, url, form, signature)
     contact = await Contact.get_pymongo_collection().find_one(
-        {"workspace_id": workspace_id, "phone": inbound.from_}, {"_id": 1}
+        {"workspace_id": workspace_id, "identity_keys": identity_key("phone", inbound.from_)},
+        {"_id": 1},
     )
     if contact is None:
         return "unknown_contact"

@@ -25,7 +25,7 @@ from documents.segment import Segment
 from engine.access import Permission
 from engine.errors import Forbidden, InvalidInput
 from engine.identifiers import normalize_email, normalize_phone
-from engine.identity import ContactRef, Identity, IdentityIndex
+from engine.identity import ContactRef, Identity, IdentityIndex, identity_key, identity_keys
 from engine.messages import Message, parse_message, profile_traits, push_device
 from engine.segments.evaluate import where_matches
 from engine.segments.rules import event_filters
@@ -157,19 +157,18 @@ async def ingest(
 
 
 async def _load_contacts(workspace_id: PydanticObjectId, parsed: list[_Parsed]) -> list[dict]:
-    wanted: dict[str, set[str]] = defaultdict(set)
+    """The stored contacts known by any identifier in the batch: one query on the
+    identity_keys index."""
+    wanted: set[str] = set()
     for item in parsed:
-        for kind, value in item.identity.pairs():
-            wanted[kind].add(value)
+        wanted.update(identity_key(kind, value) for kind, value in item.identity.pairs())
         if item.message.type == "alias":
-            wanted["user_id"].add(item.message.previous_id)
-    clauses = [
-        {("anonymous_ids" if kind == "anonymous_id" else kind): {"$in": sorted(values)}}
-        for kind, values in wanted.items()
-    ]
-    if not clauses:
+            wanted.add(identity_key("user_id", item.message.previous_id))
+    if not wanted:
         return []
-    cursor = Contact.get_pymongo_collection().find({"workspace_id": workspace_id, "$or": clauses})
+    cursor = Contact.get_pymongo_collection().find(
+        {"workspace_id": workspace_id, "identity_keys": {"$in": sorted(wanted)}}
+    )
     return await cursor.to_list(None)
 
 
@@ -307,9 +306,10 @@ async def _insert_new_contacts(
     now = datetime.now(UTC)
     documents = []
     for ref in refs:
+        contact_id = PydanticObjectId()
         documents.append(
             {
-                "_id": PydanticObjectId(),
+                "_id": contact_id,
                 "workspace_id": workspace_id,
                 "user_id": ref.user_id,
                 "email": ref.email,
@@ -328,6 +328,7 @@ async def _insert_new_contacts(
                 "updated_at": now,
             }
         )
+        documents[-1]["identity_keys"] = identity_keys(documents[-1])
     try:
         await Contact.get_pymongo_collection().insert_many(documents, ordered=False)
     except BulkWriteError as error:
@@ -387,6 +388,8 @@ async def _update_contacts(
             by_contact[item.key].append((position, item))
     now = datetime.now(UTC)
     operations = []
+    replaced: list[tuple[str, str, str]] = []  # (contact, kind, old value) to unindex
+    failed: set[str] = set()
     for contact_id, items in by_contact.items():
         stored = docs.get(contact_id, {})
         times = dict(stored.get("property_times") or {})
@@ -434,19 +437,27 @@ async def _update_contacts(
         # Identifiers as resolved (dropped ones excluded); new contacts were inserted with them.
         ref = index.contacts.get(contact_id)
         anonymous: set[str] = set()
+        new_keys: list[str] = []
         if ref is not None and stored:
             for kind in ("user_id", "email", "phone"):
                 if getattr(ref, kind) and getattr(ref, kind) != stored.get(kind):
                     sets[kind] = getattr(ref, kind)
                     changed[contact_id].add(("field", kind))
+                    new_keys.append(identity_key(kind, getattr(ref, kind)))
+                    if stored.get(kind):
+                        replaced.append((contact_id, kind, stored[kind]))
             anonymous = ref.anonymous_ids - set(stored.get("anonymous_ids") or [])
             if anonymous:
                 changed[contact_id].add(("field", "anonymous_ids"))
+                new_keys += [identity_key("anonymous_id", a) for a in sorted(anonymous)]
         update: dict[str, Any] = {"$set": sets, "$max": {"last_active_at": last_active}}
         if unsets:
             update["$unset"] = unsets
-        if anonymous:
-            update["$addToSet"] = {"anonymous_ids": {"$each": sorted(anonymous)}}
+        if new_keys:
+            update["$addToSet"] = {
+                "anonymous_ids": {"$each": sorted(anonymous)},
+                "identity_keys": {"$each": new_keys},
+            }
         if devices:  # newest first, at most MAX_DEVICES (registerDevice keeps the same rule)
             update["$push"] = {"devices": {"$each": devices, "$position": 0, "$slice": 10}}
             changed[contact_id].add(("field", "devices"))
@@ -474,8 +485,29 @@ async def _update_contacts(
                 update["$set"].pop(kind, None)
             update.pop("$addToSet", None)
             retry.append(UpdateOne(selector, update))
+            failed.add(str(selector["_id"]))
         await collection.bulk_write(retry, ordered=False)
+    await _drop_replaced_keys(workspace_id, [r for r in replaced if r[0] not in failed])
     return changed
+
+
+async def _drop_replaced_keys(
+    workspace_id: PydanticObjectId, replaced: list[tuple[str, str, str]]
+) -> None:
+    """Pull the key of an identifier the batch replaced (an email changed), unless a
+    concurrent write put the old value back meanwhile."""
+    if not replaced:
+        return
+    await Contact.get_pymongo_collection().bulk_write(
+        [
+            UpdateOne(
+                {"_id": PydanticObjectId(cid), "workspace_id": workspace_id, kind: {"$ne": old}},
+                {"$pull": {"identity_keys": identity_key(kind, old)}},
+            )
+            for cid, kind, old in replaced
+        ],
+        ordered=False,
+    )
 
 
 ENGAGEMENTS = (

@@ -29,19 +29,18 @@ def _position(item: Document, sort_field: str | None) -> str:
     return f"{value.isoformat()}|{item.id}"
 
 
-def _after_filter(after: str, sort_field: str | None, newest_first: bool) -> dict[str, Any]:
-    op = "$lt" if newest_first else "$gt"
+def _after(after: str, sort_field: str | None) -> tuple[Any, PydanticObjectId]:
+    """(sort value or None, _id) of the cursor's position."""
     try:
         position = decode_cursor(after)
         if sort_field is None:
-            return {"_id": {op: PydanticObjectId(position)}}
+            return None, PydanticObjectId(position)
         raw_value, _, raw_id = position.rpartition("|")
-        value, oid = datetime.fromisoformat(raw_value), PydanticObjectId(raw_id)
+        return datetime.fromisoformat(raw_value), PydanticObjectId(raw_id)
     except InvalidInput:
         raise
     except Exception as error:
         raise InvalidInput("Invalid cursor.", field="after", code="INVALID_CURSOR") from error
-    return {"$or": [{sort_field: {op: value}}, {sort_field: value, "_id": {op: oid}}]}
 
 
 async def paginate[T: Document](
@@ -56,14 +55,31 @@ async def paginate[T: Document](
     count: bool = True,
 ) -> Page[T]:
     """Keyset pages over (sort_field, _id): one round trip for the page (limit n+1 tells
-    whether more follow), one for the total count."""
+    whether more follow), one for the total count. Every filter stays flat (the query's
+    equalities, then one range) so that an index `(..., sort_field, _id)` serves it: a
+    page after (v, id) reads the rows tied at v past id, then the rows beyond v."""
+    if "_id" in query or (sort_field and sort_field in query):
+        raise ValueError("paginate orders by the sort field and _id; the query may not filter them")
     size = clamp_page_size(first, default_size, runtime.get().page_size_max)
-    page_filter = dict(query)
-    if after:
-        page_filter = {"$and": [query, _after_filter(after, sort_field, newest_first)]}
     direction = -1 if newest_first else 1
-    order = [(sort_field, direction), ("_id", direction)] if sort_field else [("_id", direction)]
-    rows = await model.find(page_filter).sort(*order).limit(size + 1).to_list()
+    op = "$lt" if newest_first else "$gt"
+    by_id = [("_id", direction)]
+    if after is None:
+        order = [(sort_field, direction), *by_id] if sort_field else by_id
+        rows = await model.find(query).sort(*order).limit(size + 1).to_list()
+    else:
+        value, oid = _after(after, sort_field)
+        if sort_field is None:
+            rows = (
+                await model.find({**query, "_id": {op: oid}}).sort(*by_id).limit(size + 1).to_list()
+            )
+        else:
+            tied = {**query, sort_field: value, "_id": {op: oid}}
+            rows = await model.find(tied).sort(*by_id).limit(size + 1).to_list()
+            if len(rows) <= size:
+                beyond = {**query, sort_field: {op: value}}
+                order = [(sort_field, direction), *by_id]
+                rows += await model.find(beyond).sort(*order).limit(size + 1 - len(rows)).to_list()
     total = await model.find(query).count() if count else None
     items = rows[:size]
     return Page(

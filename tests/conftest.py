@@ -22,6 +22,7 @@ from reach.embedded.redis import EmbeddedRedis
 from reach.services import Services, close_services, open_services
 from reach.settings import Settings
 from tests.helpers import Client
+from tests.query_plans import RECORDER, violations
 
 pytest_plugins = ["tests.provider_fixtures"]  # provider_server: local HTTP providers
 
@@ -81,8 +82,16 @@ def settings(data_dir: Path) -> Settings:
 @pytest.fixture(scope="session")
 async def services(settings: Settings, stores) -> AsyncIterator[Services]:
     mongodb_uri, redis_url = stores
-    opened = await open_services(settings, mongodb_uri, redis_url, run_worker=True)
-    yield opened
+    opened = await open_services(
+        settings, mongodb_uri, redis_url, run_worker=True, mongo_listeners=[RECORDER]
+    )
+    audit = os.environ.get("REACH_PLAN_AUDIT")
+    if audit:  # every filter the whole suite sends, checked against the indexes
+        with RECORDER.recording() as captured:
+            yield opened
+        Path(audit).write_text("\n".join(violations(captured)) + "\n")
+    else:
+        yield opened
     if os.environ.get("MONGODB_URI"):
         await opened.mongo.drop_database(settings.mongodb_db)
     await close_services(opened)

@@ -435,6 +435,7 @@ async def test_time_windows_lapse_without_events(api, services):
                 **base,
                 "_id": lapsed,
                 "email": "lapsed@example.com",
+                "identity_keys": ["email:lapsed@example.com"],
                 "properties": {},
                 # It ordered 40 days ago: it was in the window, which has since closed.
                 "event_stats": {
@@ -453,6 +454,7 @@ async def test_time_windows_lapse_without_events(api, services):
                 **base,
                 "_id": veteran_id,
                 "email": "veteran@example.com",
+                "identity_keys": ["email:veteran@example.com"],
                 "properties": {"signed_up_at": now - timedelta(days=31)},
                 "event_stats": {},
                 "segments": [],

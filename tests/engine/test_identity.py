@@ -85,6 +85,7 @@ def test_force_merge_keeps_the_alias_user_id() -> None:
 def test_merge_documents_latest_write_wins_and_unions() -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     survivor = {
+        "_id": "s1",
         "user_id": "u1",
         "email": None,
         "properties": {"plan": "free", "city": "Pune"},
@@ -121,6 +122,14 @@ def test_merge_documents_latest_write_wins_and_unions() -> None:
     assert stats["count"] == 3 and stats["days"] == {"20260101": 1, "20260102": 2}
     assert (stats["first_at"], stats["last_at"]) == (t0, later)
     assert merged["created_at"] == t0 - timedelta(days=3) and merged["last_active_at"] == later
+    # Every identifier the merged contact holds is a key of the identity index.
+    assert merged["identity_keys"] == [
+        "anon:d1",
+        "anon:d2",
+        "contact:s1",
+        "email:u@x.io",
+        "user:u1",
+    ]
 
 
 @given(st.text(max_size=30))
