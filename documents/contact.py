@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from beanie import PydanticObjectId
+from beanie import Insert, PydanticObjectId, Replace, Save, before_event
 from pydantic import Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import TenantDocument, utcnow
+from engine.identity import identity_keys
 
 
 class Contact(TenantDocument):
@@ -33,6 +34,17 @@ class Contact(TenantDocument):
     devices: list[dict[str, Any]] = []
     last_active_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    @before_event(Insert, Replace, Save)
+    def _keep_identity_keys(self) -> None:
+        """Beanie writes of a whole contact derive identity_keys here; partial updates
+        (ingest, merges, edits) maintain them themselves."""
+        if self.id is None:
+            self.id = PydanticObjectId()
+        fields = {"user_id": self.user_id, "email": self.email, "phone": self.phone}
+        self.identity_keys = identity_keys(
+            {"_id": self.id, "anonymous_ids": self.anonymous_ids, **fields}
+        )
 
     class Settings:
         name = "contacts"

@@ -37,7 +37,17 @@ class Segment(TenantDocument):
     class Settings:
         name = "segments"
         indexes = [
+            # Segment list pages {workspace_id, _id: {$lt}}.
             IndexModel([("workspace_id", ASCENDING), ("_id", DESCENDING)]),
+            # Segments to re-evaluate for what changed {workspace_id, kind, references: {$in}}
+            # (every ingested batch and contact edit), and all dynamic ones {workspace_id, kind}.
+            IndexModel(
+                [("workspace_id", ASCENDING), ("kind", ASCENDING), ("references", ASCENDING)]
+            ),
+            # Segments built on a segment {workspace_id, references: "segment:<id>"}.
             IndexModel([("workspace_id", ASCENDING), ("references", ASCENDING)]),
-            IndexModel([("workspace_id", ASCENDING), ("time_dependent", ASCENDING)]),
+            # The time-window sweep {time_dependent, kind[, workspace_id]}, every 30 s.
+            IndexModel(
+                [("time_dependent", ASCENDING), ("kind", ASCENDING), ("workspace_id", ASCENDING)]
+            ),
         ]

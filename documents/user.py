@@ -32,7 +32,8 @@ class Membership(TimestampedDocument):
         name = "memberships"
         indexes = [
             IndexModel([("organization_id", ASCENDING), ("user_id", ASCENDING)], unique=True),
-            IndexModel([("user_id", ASCENDING)]),
+            # A user's memberships at sign-in {user_id} sorted by _id.
+            IndexModel([("user_id", ASCENDING), ("_id", ASCENDING)]),
         ]
 
 

@@ -51,8 +51,9 @@ async def authenticate(token: str) -> Principal:
 
 
 async def _authenticate_key(token: str, kind: str) -> Principal:
-    key = await ApiKey.find_one({"key_hash": hash_secret(token), "kind": kind, "revoked_at": None})
-    if key is None:
+    # Every tracking call: the unique key_hash index, the rest checked on the one row.
+    key = await ApiKey.find_one({"key_hash": hash_secret(token)})
+    if key is None or key.kind != kind or key.revoked_at is not None:
         raise Unauthenticated("Invalid or revoked API key.")
     now = datetime.now(UTC)
     if key.last_used_at is None or now - key.last_used_at > _LAST_USED_GRANULARITY:

@@ -58,15 +58,17 @@ async def _segment_problems(campaign: Campaign) -> list[DomainError]:
 async def _channel_problems(campaign: Campaign) -> list[DomainError]:
     """A channel with no configuration sends through the sandbox; one configured and
     then disabled would send nowhere, so it cannot be chosen."""
-    disabled = await ChannelConfig.get_pymongo_collection().distinct(
-        "channel",
-        {
-            "workspace_id": campaign.workspace_id,
-            "channel": {"$in": campaign.channels},
-            "location_id": None,
-            "enabled": False,
-        },
+    # A workspace has a handful of configurations: read them on the index prefix.
+    configs = ChannelConfig.get_pymongo_collection().find(
+        {"workspace_id": campaign.workspace_id}, {"channel": 1, "location_id": 1, "enabled": 1}
     )
+    disabled = {
+        c["channel"]
+        async for c in configs
+        if c["channel"] in campaign.channels
+        and c.get("location_id") is None
+        and not c.get("enabled", True)
+    }
     return [
         InvalidInput(f"The {c} channel is disabled in this workspace.", field=f"channels[{i}]")
         for i, c in enumerate(campaign.channels)

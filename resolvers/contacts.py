@@ -170,7 +170,6 @@ async def create_contact(ctx: RequestContext, data: dict[str, Any]) -> Contact:
             raise NotFound("Location not found.", field="locationId")
     now = datetime.now(UTC)
     contact = Contact(
-        id=PydanticObjectId(),
         workspace_id=ctx.workspace_id,
         anonymous_ids=[normalize_id(anonymous, "anonymousId")] if anonymous else [],
         properties={k: v for k, v in props.items() if v is not None},
@@ -179,7 +178,6 @@ async def create_contact(ctx: RequestContext, data: dict[str, Any]) -> Contact:
         location_id=location.id if location else None,
         **identifiers,
     )
-    contact.identity_keys = identity_keys({"_id": contact.id, **contact.model_dump()})
     try:
         await contact.insert()
     except DuplicateKeyError as error:

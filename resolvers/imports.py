@@ -427,7 +427,7 @@ async def _export_rows(query: dict[str, Any], keys: list[str]) -> AsyncIterator[
     collection = Contact.get_pymongo_collection()
     last: PydanticObjectId | None = None
     while True:  # keyset pages: no server cursor held open while a slow client reads
-        page = query if last is None else {"$and": [query, {"_id": {"$gt": last}}]}
+        page = query if last is None else {**query, "_id": {"$gt": last}}
         cursor = collection.find(page, EXPORT_PROJECTION).sort("_id", 1)
         docs = await cursor.limit(EXPORT_PAGE_SIZE).to_list(None)
         if docs:

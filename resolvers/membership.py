@@ -36,9 +36,9 @@ from documents.contact import Contact
 from documents.event import Event
 from documents.segment import Segment
 from engine.messages import parse_message
-from engine.segments import compile as rule_compile
 from engine.segments import evaluate
 from engine.segments import rules as rule_language
+from engine.segments.evaluate import where_matches
 from engine.stats import PAGE_VIEWED, SCREEN_VIEWED, day_key, escape_key, stats_update
 from resolvers import live, reactions, runtime
 
@@ -79,14 +79,15 @@ def segment_references(segment: Segment) -> set[tuple[str, str]]:
     return refs
 
 
-def audience_filter(segment: Segment, now: datetime) -> dict[str, Any]:
-    """The MongoDB filter of a dynamic segment's audience, scoped to its workspace
-    (and to its outlet, when it has one)."""
-    clauses: list[dict[str, Any]] = [{"workspace_id": segment.workspace_id}]
+def audience_scope(segment: Segment) -> dict[str, Any]:
+    """The flat filter of the contacts a segment can hold (its workspace, and its outlet
+    when it has one): an index prefix. The rules are then evaluated in Python on each,
+    by engine.segments.evaluate, which tests hold equal to the compiled MongoDB filter —
+    a compiled filter ($and/$or/$nor/$expr) is served by no index on either planner."""
+    scope: dict[str, Any] = {"workspace_id": segment.workspace_id}
     if segment.location_id is not None:
-        clauses.append({"location_id": segment.location_id})
-    clauses.append(rule_compile.to_filter(segment.rules, now))
-    return {"$and": clauses}
+        scope["location_id"] = segment.location_id
+    return scope
 
 
 def is_member(segment: Segment, contact: dict[str, Any], now: datetime) -> bool:
@@ -159,11 +160,15 @@ async def apply(
                 {"$pull": {"segments": sid}},
             )
         await lock.reacquire()
-        updated = await Segment.get_pymongo_collection().find_one_and_update(
+        # update then read (no findAndModify, which scans on SecantusDB); the lock makes
+        # the read this move's count.
+        segments = Segment.get_pymongo_collection()
+        await segments.update_one(
             {"_id": segment.id, "workspace_id": workspace_id},
             {"$inc": {"member_count": len(entered) - len(exited)}},
-            projection={"member_count": 1},
-            return_document=True,
+        )
+        updated = await segments.find_one(
+            {"_id": segment.id, "workspace_id": workspace_id}, {"member_count": 1}
         )
     await _record(workspace_id, segment, entered, exited, now)
     if updated is not None:
@@ -432,15 +437,18 @@ async def backfill_event_filters(
     for key, event, where in rule_language.event_filters(rules):
         if skip and key in skip:
             continue
-        match = {
-            "workspace_id": workspace_id,
-            **_event_match(event),
-            **rule_compile.where_filter(where, now),
-        }
+        # Flat: the event's own rows by index, `where` checked here as ingestion checks it
+        # (a compiled `where` is an $and no planner serves).
+        kind = _event_match(event)
+        match = {"workspace_id": workspace_id}
+        match.update({"event": kind["event"]} if "event" in kind else kind)
         per_contact: dict[Any, list[datetime]] = defaultdict(list)
-        cursor = events.find(match, {"contact_id": 1, "timestamp": 1})
+        cursor = events.find(match, {"contact_id": 1, "timestamp": 1, "type": 1, "properties": 1})
         async for row in cursor:
-            per_contact[row["contact_id"]].append(row["timestamp"])
+            if row.get("type") != kind["type"]:
+                continue
+            if where_matches(where, row.get("properties") or {}, now):
+                per_contact[row["contact_id"]].append(row["timestamp"])
         operations = []
         path = f"event_stats.{escape_key(key)}"
         for contact_id, times in per_contact.items():
@@ -463,28 +471,32 @@ async def backfill_event_filters(
 
 
 async def recompute(segment: Segment, now: datetime | None = None) -> Transitions:
-    """Bring a dynamic segment's membership in line with its rules at `now`: one query
-    for the contacts entering, one for those exiting, then the transitions (and the
-    segments built on this one)."""
+    """Bring a dynamic segment's membership in line with its rules at `now`: one pass
+    over the contacts in its scope (an index prefix; cost linear in the workspace, as
+    any full evaluation is), then the transitions (and the segments built on this one)."""
     now = now or datetime.now(UTC)
     done = Transitions()
     if segment.kind != "dynamic" or segment.rules is None:
         return done
     workspace_id = segment.workspace_id
     sid = str(segment.id)
-    audience = audience_filter(segment, now)
-    collection = Contact.get_pymongo_collection()
-    entering = await collection.find(
-        {"$and": [audience, {"segments": {"$ne": sid}}]}, {"_id": 1}
-    ).to_list(None)
-    exiting = await collection.find(
-        {"workspace_id": workspace_id, "segments": sid, "$nor": [audience]}, {"_id": 1}
-    ).to_list(None)
+    entering: list[PydanticObjectId] = []
+    exiting: list[PydanticObjectId] = []
+    async for doc in Contact.get_pymongo_collection().find(audience_scope(segment)):
+        member, held = is_member(segment, doc, now), sid in (doc.get("segments") or [])
+        if member and not held:
+            entering.append(doc["_id"])
+        elif held and not member:
+            exiting.append(doc["_id"])
+    # Members outside the scope (an outlet changed) leave too.
+    if segment.location_id is not None:
+        held = Contact.get_pymongo_collection().find(
+            {"workspace_id": workspace_id, "segments": sid}, {"location_id": 1}
+        )
+        exiting += [d["_id"] async for d in held if d.get("location_id") != segment.location_id]
     if not entering and not exiting:
         return done
-    moved_in, moved_out = await apply(
-        workspace_id, segment, [d["_id"] for d in entering], [d["_id"] for d in exiting], now
-    )
+    moved_in, moved_out = await apply(workspace_id, segment, entering, exiting, now)
     done.entered[sid].extend(str(c) for c in moved_in)
     done.exited[sid].extend(str(c) for c in moved_out)
     return await cascade(workspace_id, sid, done)

@@ -58,8 +58,8 @@ async def paginate[T: Document](
     whether more follow), one for the total count. Every filter stays flat (the query's
     equalities, then one range) so that an index `(..., sort_field, _id)` serves it: a
     page after (v, id) reads the rows tied at v past id, then the rows beyond v."""
-    if "_id" in query or (sort_field and sort_field in query):
-        raise ValueError("paginate orders by the sort field and _id; the query may not filter them")
+    if "_id" in query:  # a point query (an API key's own workspace): one row at most
+        return await _point_page(model, query, after, sort_field, newest_first)
     size = clamp_page_size(first, default_size, runtime.get().page_size_max)
     direction = -1 if newest_first else 1
     op = "$lt" if newest_first else "$gt"
@@ -88,4 +88,20 @@ async def paginate[T: Document](
         has_next_page=len(rows) > size,
         has_previous_page=after is not None,
         total_count=total,
+    )
+
+
+async def _point_page[T: Document](
+    model: type[T], query: dict[str, Any], after: str | None, sort_field, newest_first: bool
+) -> Page[T]:
+    rows = await model.find(query).to_list()
+    if after is not None:
+        _, oid = _after(after, sort_field)
+        rows = [r for r in rows if (r.id < oid if newest_first else r.id > oid)]
+    return Page(
+        items=rows,
+        cursors=[encode_cursor(_position(item, sort_field)) for item in rows],
+        has_next_page=False,
+        has_previous_page=after is not None,
+        total_count=len(rows),
     )

@@ -38,11 +38,12 @@ async def listen(
         if purpose in PURPOSES and name
     }
     collection = Listener.get_pymongo_collection()
-    keep = [{"purpose": p, "event": e} for p, e in rows]
-    stale: dict[str, Any] = {"workspace_id": workspace_id, "owner": owner}
-    if keep:
-        stale["$nor"] = keep
-    await collection.delete_many(stale)
+    # Read the owner's listeners and delete the unwanted ones by _id: a `$nor` of the
+    # wanted pairs would be served by no index.
+    stored = collection.find({"workspace_id": workspace_id, "owner": owner})
+    stale = [r["_id"] async for r in stored if (r["purpose"], r["event"]) not in rows]
+    if stale:
+        await collection.delete_many({"_id": {"$in": stale}, "workspace_id": workspace_id})
     if rows:
         await collection.bulk_write(
             [
@@ -89,7 +90,7 @@ async def react(workspace_id: str, event_ids: list[str]) -> None:
     ids = [PydanticObjectId(i) for i in event_ids]
     events = (
         await Event.get_pymongo_collection()
-        .find({"workspace_id": wid, "_id": {"$in": ids}})
+        .find({"_id": {"$in": ids}, "workspace_id": wid})
         .sort("timestamp", 1)
         .to_list(None)
     )

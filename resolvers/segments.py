@@ -29,6 +29,7 @@ from engine import csv_mapping
 from engine.access import Permission
 from engine.errors import Conflict, InvalidInput, NotFound, Problems
 from engine.identifiers import normalize_email, normalize_phone
+from engine.identity import identity_key
 from engine.names import clean_name
 from engine.segments import rules as rule_language
 from resolvers import audit, contacts, imports, live, membership, runtime
@@ -40,6 +41,7 @@ from resolvers.workspaces import phone_region
 
 MAX_SAMPLE = 100
 MAX_STATIC_IDS = 10_000
+CSV_LOOKUP_CHUNK = 1000
 MAX_TAGS = 20
 WATCH_POLL_SECONDS = 5.0  # a count subscription re-reads the segment at least this often
 
@@ -129,9 +131,13 @@ async def _backfill(segment: Segment) -> None:
     """Aggregates of `where` conditions that no other segment of the workspace built."""
     if not rule_language.event_filters(segment.rules):
         return
-    others = await Segment.find(
-        {"workspace_id": segment.workspace_id, "_id": {"$ne": segment.id}, "kind": "dynamic"}
-    ).to_list()
+    others = [
+        other
+        for other in await Segment.find(
+            {"workspace_id": segment.workspace_id, "kind": "dynamic"}
+        ).to_list()
+        if other.id != segment.id
+    ]
     built = {key for other in others for key, _, _ in rule_language.event_filters(other.rules)}
     await membership.backfill_event_filters(segment.workspace_id, segment.rules, skip=built)
 
@@ -274,7 +280,7 @@ async def preview(
     ctx: RequestContext, rules: Any, sample_size: int = 10, location_id: str | None = None
 ) -> Preview:
     """How many contacts the rules find now, and a few of them (newest first), before
-    saving: one count and one sample query."""
+    saving."""
     ctx.require(Permission.READ)
     if not 0 <= sample_size <= MAX_SAMPLE:
         raise InvalidInput(f"sampleSize must be 0 to {MAX_SAMPLE}.", field="sampleSize")
@@ -285,11 +291,16 @@ async def preview(
         rules=rules,
         location_id=await _location_id(ctx, location_id),
     )
-    query = membership.audience_filter(probe, datetime.now(UTC))
-    count = await Contact.get_pymongo_collection().count_documents(query)
-    sample = []
-    if sample_size:
-        sample = await Contact.find(query).sort(("_id", -1)).limit(sample_size).to_list()
+    now = datetime.now(UTC)
+    count, sample = 0, []
+    # One pass over the scope, newest first (the (workspace_id, _id) index), rules
+    # evaluated in Python as membership.recompute does.
+    cursor = Contact.get_pymongo_collection().find(membership.audience_scope(probe))
+    async for doc in cursor.sort("_id", -1):
+        if membership.is_member(probe, doc, now):
+            count += 1
+            if len(sample) < sample_size:
+                sample.append(Contact.model_validate(doc))
     return Preview(count=count, sample=sample)
 
 
@@ -372,26 +383,30 @@ async def _csv_contacts(ctx: RequestContext, text: str) -> tuple[list[PydanticOb
             keys.append((kind, value))
             values[kind].add(value)
         wanted.append((number, keys))
-    clauses = [
-        {("_id" if kind == "id" else kind): {"$in": list(found)}}
-        for kind, found in values.items()
-        if found
-    ]
     index: dict[tuple[str, Any], PydanticObjectId] = {}
-    if clauses:
-        rows = (
-            await Contact.get_pymongo_collection()
-            .find(
-                {"workspace_id": ctx.workspace_id, "$or": clauses},
-                {"_id": 1, "user_id": 1, "email": 1, "phone": 1},
-            )
-            .to_list(None)
-        )
-        for row in rows:
-            index[("id", row["_id"])] = row["_id"]
-            for kind in ("user_id", "email", "phone"):
-                if row.get(kind):
-                    index[(kind, row[kind])] = row["_id"]
+    collection = Contact.get_pymongo_collection()
+    projection = {"_id": 1, "user_id": 1, "email": 1, "phone": 1}
+    keys = sorted(
+        identity_key(kind, value)
+        for kind, found in values.items()
+        if kind != "id"
+        for value in found
+    )
+    rows = []
+    for start in range(0, len(keys), CSV_LOOKUP_CHUNK):  # the identity_keys index
+        chunk = keys[start : start + CSV_LOOKUP_CHUNK]
+        query = {"workspace_id": ctx.workspace_id, "identity_keys": {"$in": chunk}}
+        rows += await collection.find(query, projection).to_list(None)
+    by_id = sorted(values.get("id") or [])
+    for start in range(0, len(by_id), CSV_LOOKUP_CHUNK):  # point lookups, then the scope
+        query = {"_id": {"$in": by_id[start : start + CSV_LOOKUP_CHUNK]}}
+        query["workspace_id"] = ctx.workspace_id
+        rows += await collection.find(query, projection).to_list(None)
+    for row in rows:
+        index[("id", row["_id"])] = row["_id"]
+        for kind in ("user_id", "email", "phone"):
+            if row.get(kind):
+                index[(kind, row[kind])] = row["_id"]
     ids: list[PydanticObjectId] = []
     unmatched: list[int] = []
     for number, keys in wanted:

@@ -79,6 +79,10 @@ def settings(data_dir: Path) -> Settings:
     )
 
 
+def write_audit(path: Path, lines: list[str]) -> None:
+    path.write_text("\n".join(lines) + "\n")
+
+
 @pytest.fixture(scope="session")
 async def services(settings: Settings, stores) -> AsyncIterator[Services]:
     mongodb_uri, redis_url = stores
@@ -89,7 +93,7 @@ async def services(settings: Settings, stores) -> AsyncIterator[Services]:
     if audit:  # every filter the whole suite sends, checked against the indexes
         with RECORDER.recording() as captured:
             yield opened
-        Path(audit).write_text("\n".join(violations(captured)) + "\n")
+        write_audit(Path(audit), violations(captured))
     else:
         yield opened
     if os.environ.get("MONGODB_URI"):
