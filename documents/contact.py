@@ -10,6 +10,7 @@ from pydantic import Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import TenantDocument, utcnow
+from engine.contact_search import search_keys
 from engine.identity import identity_keys
 
 
@@ -18,6 +19,8 @@ class Contact(TenantDocument):
     anonymous_ids: list[str] = []
     # engine.identity.identity_keys of the identifiers above, kept in step on every write.
     identity_keys: list[str] = []
+    # engine.contact_search.search_keys: lowercased identifiers and names, for search.
+    search_keys: list[str] = []
     email: str | None = None
     phone: str | None = None  # E.164
     properties: dict[str, Any] = {}
@@ -45,6 +48,7 @@ class Contact(TenantDocument):
         self.identity_keys = identity_keys(
             {"_id": self.id, "anonymous_ids": self.anonymous_ids, **fields}
         )
+        self.search_keys = search_keys({"properties": self.properties, **fields})
 
     class Settings:
         name = "contacts"
@@ -57,6 +61,8 @@ class Contact(TenantDocument):
                 unique=True,
                 name="identity_keys",
             ),
+            # Search {workspace_id, search_keys: {$gte: term, $lt: term + U+10FFFF}}.
+            IndexModel([("workspace_id", ASCENDING), ("search_keys", ASCENDING)]),
             # Contact list pages {workspace_id[, tags|segments|location_id], _id: {$lt}}
             # sorted by _id; the segment one also serves campaign audience pages.
             IndexModel([("workspace_id", ASCENDING), ("_id", ASCENDING)]),

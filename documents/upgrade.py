@@ -2,8 +2,9 @@
 
 Contacts before identity_keys had one unique partial index per identifier, filtered by
 `$type: "string"`, which MongoDB's planner never uses for an equality or `$in` (its
-`isSubsetOf` has no `$type` rule). Such a database gets `identity_keys` written on every
-contact and those indexes dropped; the new unique index is then built over the keys.
+`isSubsetOf` has no `$type` rule), and were searched by `$or` of regexes. Such a
+database gets `identity_keys` and `search_keys` written on every contact and the old
+indexes dropped; the new indexes are then built over the keys.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
+from engine import contact_search
 from engine.identity import identity_keys
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ LEGACY_CONTACT_INDEXES = (
     "workspace_id_1_segments_1",
     "workspace_id_1_location_id_1",
 )
+SEARCH_INDEX = "workspace_id_1_search_keys_1"  # built by init_beanie after the backfill
 BATCH = 1000
 
 
@@ -36,25 +39,24 @@ async def upgrade(database: AsyncDatabase) -> None:
     contacts = database["contacts"]
     names = {index["name"] async for index in await contacts.list_indexes()}
     legacy = [name for name in LEGACY_CONTACT_INDEXES if name in names]
-    if not legacy:
-        return
-    if "identity_user_id" in legacy:
-        written = await _backfill_identity_keys(contacts)
-        log.info("upgrade: identity_keys written on %d contacts", written)
+    if "identity_user_id" in legacy or SEARCH_INDEX not in names:
+        written = await _backfill_keys(contacts)
+        log.info("upgrade: identity and search keys written on %d contacts", written)
     for name in legacy:
         await contacts.drop_index(name)
-    log.info("upgrade: dropped contact indexes %s", ", ".join(legacy))
+    if legacy:
+        log.info("upgrade: dropped contact indexes %s", ", ".join(legacy))
 
 
-async def _backfill_identity_keys(contacts) -> int:
+async def _backfill_keys(contacts) -> int:
     """One pass in _id order (a one-off scan, run once per database)."""
     projection = {"user_id": 1, "email": 1, "phone": 1, "anonymous_ids": 1}
+    projection.update({f"properties.{p}": 1 for p in contact_search.PROPERTIES})
     written = 0
     batch: list[UpdateOne] = []
     async for doc in contacts.find({}, projection).sort("_id", 1):
-        batch.append(
-            UpdateOne({"_id": doc["_id"]}, {"$set": {"identity_keys": identity_keys(doc)}})
-        )
+        keys = {"identity_keys": identity_keys(doc), "search_keys": contact_search.search_keys(doc)}
+        batch.append(UpdateOne({"_id": doc["_id"]}, {"$set": keys}))
         if len(batch) >= BATCH:
             written += (await contacts.bulk_write(batch, ordered=False)).modified_count
             batch = []

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from engine.contact_search import search_keys
 from engine.stats import combine_stats
 
 _new_keys = itertools.count(1)
@@ -227,4 +228,5 @@ def merge_documents(survivor: dict[str, Any], loser: dict[str, Any]) -> dict[str
         values = [v for v in (survivor.get(key), loser.get(key)) if v is not None]
         merged[key] = pick(values) if values else None
     merged["identity_keys"] = identity_keys({"_id": survivor["_id"], **merged})
+    merged["search_keys"] = search_keys(merged)
     return merged

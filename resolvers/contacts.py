@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +10,7 @@ from pymongo.errors import DuplicateKeyError
 
 from documents.contact import Contact, ContactAlias, CustomField
 from documents.event import Event
+from engine import contact_search
 from engine.access import Permission
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identifiers import normalize_email, normalize_id, normalize_phone
@@ -48,26 +48,45 @@ async def contact_filter(
     tag: str | None = None,
     location_id: str | None = None,
 ) -> dict[str, Any]:
-    """The MongoDB filter of a contact query (also used by exports)."""
+    """The MongoDB filter of a contact query (also used by exports): flat equalities,
+    or, for a search, the matching ids (`_id` first, a point lookup)."""
     ctx.require(Permission.READ)
     query: dict[str, Any] = {"workspace_id": ctx.workspace_id}
-    if search and search.strip():
-        prefix = re.compile("^" + re.escape(search.strip()[:100]), re.IGNORECASE)
-        query["$or"] = [
-            {"email": prefix},
-            {"user_id": prefix},
-            {"phone": prefix},
-            {"properties.name": prefix},
-            {"properties.first_name": prefix},
-            {"properties.last_name": prefix},
-        ]
     if segment_id is not None:
         query["segments"] = segment_id
     if tag is not None:
         query["tags"] = tag
     if location_id is not None:
         query["location_id"] = parse_id(location_id) or "no-such-location"
+    if search and search.strip():
+        ids = await _search(query, search.strip()[:100])
+        return {"_id": {"$in": ids}, **query}
     return query
+
+
+async def _search(query: dict[str, Any], term: str) -> list[PydanticObjectId]:
+    """Ids of the contacts a search term finds: one range on (workspace_id, search_keys),
+    the other filters and the prefix itself re-checked on each match. Costs the matches,
+    not the workspace."""
+    checks = {k: v for k, v in query.items() if k != "workspace_id"}
+    projection = {f: 1 for f in (*contact_search.FIELDS, *checks)}
+    projection.update({f"properties.{p}": 1 for p in contact_search.PROPERTIES})
+    cursor = Contact.get_pymongo_collection().find(
+        {"workspace_id": query["workspace_id"], "search_keys": contact_search.key_range(term)},
+        projection,
+    )
+    found = []
+    async for doc in cursor:
+        if not contact_search.matches(doc, term):
+            continue
+        if all(_holds(doc.get(field), value) for field, value in checks.items()):
+            found.append(doc["_id"])
+    return found
+
+
+def _holds(stored: Any, value: Any) -> bool:
+    """A stored field against an equality of the query (arrays hold their elements)."""
+    return value in stored if isinstance(stored, list) else stored == value
 
 
 async def list_contacts(
@@ -194,9 +213,16 @@ async def update_contact(ctx: RequestContext, contact_id: str, data: dict[str, A
     props = await _properties(ctx, data.get("properties"))
     now = datetime.now(UTC)
     sets: dict[str, Any] = {"updated_at": now, **identifiers}
+    current = {"_id": contact.id, **contact.model_dump(), **identifiers}
     if identifiers:
-        current = {"_id": contact.id, **contact.model_dump(), **identifiers}
         sets["identity_keys"] = identity_keys(current)
+    current["properties"] = {
+        **contact.properties,
+        **{k: v for k, v in props.items() if v is not None},
+    }
+    for key in (k for k, v in props.items() if v is None):
+        current["properties"].pop(key, None)
+    sets["search_keys"] = contact_search.search_keys(current)
     unsets: dict[str, str] = {}
     for key, value in props.items():
         sets[f"property_times.{key}"] = now

@@ -427,7 +427,11 @@ async def _export_rows(query: dict[str, Any], keys: list[str]) -> AsyncIterator[
     collection = Contact.get_pymongo_collection()
     last: PydanticObjectId | None = None
     while True:  # keyset pages: no server cursor held open while a slow client reads
-        page = query if last is None else {**query, "_id": {"$gt": last}}
+        if "_id" in query:  # a search: its ids, in order, a page at a time
+            ids = sorted(i for i in query["_id"]["$in"] if last is None or i > last)
+            page = {**query, "_id": {"$in": ids[:EXPORT_PAGE_SIZE]}}
+        else:
+            page = query if last is None else {**query, "_id": {"$gt": last}}
         cursor = collection.find(page, EXPORT_PROJECTION).sort("_id", 1)
         docs = await cursor.limit(EXPORT_PAGE_SIZE).to_list(None)
         if docs:

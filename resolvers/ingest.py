@@ -22,6 +22,7 @@ from pymongo.errors import BulkWriteError
 from documents.contact import Contact, CustomField
 from documents.event import Event
 from documents.segment import Segment
+from engine import contact_search
 from engine.access import Permission
 from engine.errors import Forbidden, InvalidInput
 from engine.identifiers import normalize_email, normalize_phone
@@ -329,6 +330,7 @@ async def _insert_new_contacts(
             }
         )
         documents[-1]["identity_keys"] = identity_keys(documents[-1])
+        documents[-1]["search_keys"] = contact_search.search_keys(documents[-1])
     try:
         await Contact.get_pymongo_collection().insert_many(documents, ordered=False)
     except BulkWriteError as error:
@@ -458,6 +460,12 @@ async def _update_contacts(
                 "anonymous_ids": {"$each": sorted(anonymous)},
                 "identity_keys": {"$each": new_keys},
             }
+        # Search keys of the values written (stale ones stay; search re-checks the fields).
+        written = [sets.get(kind) for kind in contact_search.FIELDS]
+        written += [sets.get(f"properties.{p}") for p in contact_search.PROPERTIES]
+        found = sorted({k for k in map(contact_search.key, written) if k})
+        if found:
+            update.setdefault("$addToSet", {})["search_keys"] = {"$each": found}
         if devices:  # newest first, at most MAX_DEVICES (registerDevice keeps the same rule)
             update["$push"] = {"devices": {"$each": devices, "$position": 0, "$slice": 10}}
             changed[contact_id].add(("field", "devices"))
@@ -483,7 +491,11 @@ async def _update_contacts(
             selector, update = operations[problem["index"]]
             for kind in ("user_id", "email", "phone"):
                 update["$set"].pop(kind, None)
-            update.pop("$addToSet", None)
+            adds = update.get("$addToSet", {})
+            adds.pop("anonymous_ids", None)
+            adds.pop("identity_keys", None)
+            if not adds:
+                update.pop("$addToSet", None)
             retry.append(UpdateOne(selector, update))
             failed.add(str(selector["_id"]))
         await collection.bulk_write(retry, ordered=False)

@@ -58,9 +58,9 @@ async def paginate[T: Document](
     whether more follow), one for the total count. Every filter stays flat (the query's
     equalities, then one range) so that an index `(..., sort_field, _id)` serves it: a
     page after (v, id) reads the rows tied at v past id, then the rows beyond v."""
-    if "_id" in query:  # a point query (an API key's own workspace): one row at most
-        return await _point_page(model, query, after, sort_field, newest_first)
     size = clamp_page_size(first, default_size, runtime.get().page_size_max)
+    if "_id" in query:
+        return await _id_set_page(model, query, after, size, sort_field, newest_first)
     direction = -1 if newest_first else 1
     op = "$lt" if newest_first else "$gt"
     by_id = [("_id", direction)]
@@ -91,17 +91,37 @@ async def paginate[T: Document](
     )
 
 
-async def _point_page[T: Document](
-    model: type[T], query: dict[str, Any], after: str | None, sort_field, newest_first: bool
+async def _id_set_page[T: Document](
+    model: type[T],
+    query: dict[str, Any],
+    after: str | None,
+    size: int,
+    sort_field: str | None,
+    newest_first: bool,
 ) -> Page[T]:
-    rows = await model.find(query).to_list()
+    """A page of a query that names its ids (a search's matches, an API key's own
+    workspace): their positions read by point lookups and ordered here, then the page's
+    documents. Costs the ids named, whatever the collection's size."""
+    fields = {"_id": 1, **({sort_field: 1} if sort_field else {})}
+    found = await model.get_pymongo_collection().find(query, fields).to_list(None)
+
+    def position(doc: dict) -> tuple:
+        return (doc.get(sort_field), doc["_id"]) if sort_field else (doc["_id"],)
+
+    found.sort(key=position, reverse=newest_first)
+    total = len(found)
     if after is not None:
-        _, oid = _after(after, sort_field)
-        rows = [r for r in rows if (r.id < oid if newest_first else r.id > oid)]
+        value, oid = _after(after, sort_field)
+        mark = (value, oid) if sort_field else (oid,)
+        found = [d for d in found if (position(d) < mark if newest_first else position(d) > mark)]
+    wanted = [d["_id"] for d in found[: size + 1]]
+    scope = {k: v for k, v in query.items() if k != "_id"}
+    docs = {d.id: d for d in await model.find({"_id": {"$in": wanted}, **scope}).to_list()}
+    items = [docs[i] for i in wanted[:size] if i in docs]
     return Page(
-        items=rows,
-        cursors=[encode_cursor(_position(item, sort_field)) for item in rows],
-        has_next_page=False,
+        items=items,
+        cursors=[encode_cursor(_position(item, sort_field)) for item in items],
+        has_next_page=len(wanted) > size,
         has_previous_page=after is not None,
-        total_count=len(rows),
+        total_count=total,
     )

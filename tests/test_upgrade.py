@@ -66,11 +66,17 @@ async def test_old_identity_indexes_are_replaced_and_every_contact_kept(old_data
     after = {d["_id"]: d async for d in contacts.find({})}
     assert after.keys() == before.keys()
     for key, doc in before.items():
-        assert {k: v for k, v in after[key].items() if k != "identity_keys"} == doc
+        kept = {k: v for k, v in after[key].items() if k not in ("identity_keys", "search_keys")}
+        assert kept == doc
     found = await contacts.find(
         {"workspace_id": ws, "identity_keys": {"$in": ["email:p7@x.io", "anon:b9"]}}
     ).to_list(None)
     assert sorted(d["user_id"] for d in found) == ["u7", "u9"]
+    named = await contacts.find(
+        {"workspace_id": ws, "search_keys": {"$gte": "p12", "$lt": "p12\U0010ffff"}}
+    ).to_list(None)
+    expected = ["p12@x.io"] + [f"p12{d}@x.io" for d in range(10)]
+    assert sorted(d["email"] for d in named) == sorted(expected)
     phone = await contacts.find_one({"workspace_id": ws, "identity_keys": "phone:+919820000001"})
     assert phone is not None and after[phone["_id"]]["identity_keys"][0].startswith("contact:")
     with pytest.raises(DuplicateKeyError):  # still one contact per identifier per workspace
