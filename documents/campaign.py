@@ -95,7 +95,12 @@ class Campaign(TenantDocument):
         name = "campaigns"
         indexes = [
             IndexModel([("workspace_id", ASCENDING), ("_id", DESCENDING)]),
-            IndexModel([("workspace_id", ASCENDING), ("status", ASCENDING)]),
-            # The scheduler's sweeps (due runs, A/B decisions, completion) span workspaces.
+            # The campaign list {workspace_id[, status][, _id: {$lt}]} newest first.
+            IndexModel([("workspace_id", ASCENDING), ("status", ASCENDING), ("_id", DESCENDING)]),
+            # The scheduler's sweeps span workspaces: due runs {status, next_run_at: {$lte}}
+            # (and completion {status: "sent"}), stalled fan-outs {status, fanout_at: {$lt}},
+            # A/B tests waiting for a decision {status, decide_at: {$gte}}.
             IndexModel([("status", ASCENDING), ("next_run_at", ASCENDING)]),
+            IndexModel([("status", ASCENDING), ("fanout_at", ASCENDING)]),
+            IndexModel([("status", ASCENDING), ("decide_at", ASCENDING)]),
         ]

@@ -76,10 +76,37 @@ class OutboundMessage(TenantDocument):
         name = "outbound_messages"
         indexes = [
             IndexModel([("workspace_id", ASCENDING), ("idempotency_key", ASCENDING)], unique=True),
+            # The message log {workspace_id[, _id: {$lt}]} newest first.
             IndexModel([("workspace_id", ASCENDING), ("_id", DESCENDING)]),
+            # A source's rows by status {workspace_id, source_id, status[: {$in}]}: hold,
+            # cancel, completion; release's {..., status: "paused", due_at: {$gt}}.
             IndexModel(
-                [("workspace_id", ASCENDING), ("source_id", ASCENDING), ("status", ASCENDING)]
+                [
+                    ("workspace_id", ASCENDING),
+                    ("source_id", ASCENDING),
+                    ("status", ASCENDING),
+                    ("due_at", ASCENDING),
+                ]
             ),
+            # Campaign analytics {workspace_id, source_id[, run][, status: {$in}]}.
+            IndexModel(
+                [
+                    ("workspace_id", ASCENDING),
+                    ("source_id", ASCENDING),
+                    ("run", ASCENDING),
+                    ("status", ASCENDING),
+                ]
+            ),
+            # The message log of one source or one contact, newest first
+            # {workspace_id, source_id | contact_id[, _id: {$lt}]}.
+            IndexModel(
+                [("workspace_id", ASCENDING), ("source_id", ASCENDING), ("_id", DESCENDING)]
+            ),
+            IndexModel(
+                [("workspace_id", ASCENDING), ("contact_id", ASCENDING), ("_id", DESCENDING)]
+            ),
+            # A contact's sends by time {workspace_id, contact_id[: {$in}][, sent_at: range]}:
+            # frequency caps, conversion attribution, the message an inbound reply answers.
             IndexModel(
                 [
                     ("workspace_id", ASCENDING),
@@ -88,6 +115,7 @@ class OutboundMessage(TenantDocument):
                 ]
             ),
             IndexModel([("workspace_id", ASCENDING), ("provider_message_id", ASCENDING)]),
-            # The dispatcher's sweep for due rows runs across workspaces by design.
+            # The dispatcher's sweeps {status, due_at | claimed_at: {$lte}} span workspaces.
             IndexModel([("status", ASCENDING), ("due_at", ASCENDING)]),
+            IndexModel([("status", ASCENDING), ("claimed_at", ASCENDING)]),
         ]

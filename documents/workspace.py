@@ -35,7 +35,11 @@ class Location(TenantDocument):
 
     class Settings:
         name = "locations"
-        indexes = [IndexModel([("workspace_id", ASCENDING), ("code", ASCENDING)], unique=True)]
+        indexes = [
+            IndexModel([("workspace_id", ASCENDING), ("code", ASCENDING)], unique=True),
+            # A campaign's outlet branches {workspace_id} sorted by _id.
+            IndexModel([("workspace_id", ASCENDING), ("_id", ASCENDING)]),
+        ]
 
 
 class Property(TenantDocument):

@@ -77,15 +77,17 @@ def _has(stamp: str) -> dict[str, Any]:
     return {"$cond": [{"$gt": [f"${stamp}", None]}, 1, 0]}
 
 
-def _scope(campaign: Campaign, run: int | None) -> dict[str, Any]:
-    match: dict[str, Any] = {
-        "workspace_id": campaign.workspace_id,
-        "source_id": str(campaign.id),
-        "source": "campaign",
-    }
+def _scope(campaign: Campaign, run: int | None, **more: Any) -> list[dict[str, Any]]:
+    """The $match stages of a campaign's rows. The first (the one planned) holds
+    equalities on (workspace_id, source_id, run, status) and, without a run, on
+    (workspace_id, source_id, status, due_at), plus at most `status: {$in}`; `source`
+    (implied: campaign and journey ids are distinct ObjectIds) and the rest come after."""
+    match: dict[str, Any] = {"workspace_id": campaign.workspace_id, "source_id": str(campaign.id)}
     if run is not None:
         match["run"] = run
-    return match
+    if "status" in more:
+        match["status"] = more.pop("status")
+    return [{"$match": match}, {"$match": {"source": "campaign", **more}}]
 
 
 async def _aggregate(pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -98,7 +100,7 @@ async def analytics(campaign: Campaign, run: int | None = None) -> Analytics:
     counts = {name: {"$sum": _has(stamp)} for name, stamp in STAMPS.items()}
     rows = await _aggregate(
         [
-            {"$match": _scope(campaign, run)},
+            *_scope(campaign, run),
             {
                 "$group": {
                     "_id": {"variant": "$variant", "channel": "$channel"},
@@ -132,12 +134,7 @@ async def reasons(campaign: Campaign, run: int | None = None) -> list[Reason]:
     """How many messages were skipped, held, paused or failed, and why."""
     rows = await _aggregate(
         [
-            {
-                "$match": {
-                    **_scope(campaign, run),
-                    "status": {"$in": ["skipped", "scheduled", "paused", "failed"]},
-                }
-            },
+            *_scope(campaign, run, status={"$in": ["skipped", "scheduled", "paused", "failed"]}),
             {"$group": {"_id": {"status": "$status", "reason": "$reason"}, "n": {"$sum": 1}}},
         ]
     )
@@ -157,7 +154,7 @@ async def variant_metric(campaign: Campaign, run: int, metric: str) -> dict[str,
     stamp = METRIC_STAMP[metric]
     rows = await _aggregate(
         [
-            {"$match": {**_scope(campaign, run), "sent_at": {"$ne": None}}},
+            *_scope(campaign, run, sent_at={"$ne": None}),
             {"$group": {"_id": "$variant", "trials": {"$sum": 1}, "hits": {"$sum": _has(stamp)}}},
         ]
     )
@@ -179,7 +176,7 @@ class Progress:
 async def progress(campaign: Campaign) -> Progress:
     rows = await _aggregate(
         [
-            {"$match": _scope(campaign, campaign.run or None)},
+            *_scope(campaign, campaign.run or None),
             {"$group": {"_id": "$status", "n": {"$sum": 1}}},
         ]
     )

@@ -43,6 +43,7 @@ log = logging.getLogger("reach.campaigns")
 SWEEP_LIMIT = 200  # campaigns handled per scheduler tick and kind of work
 STALLED = timedelta(minutes=2)  # a fan-out page takes seconds; this long means a lost job
 FANOUT_PROJECTION = {"_id": 1, "location_id": 1, "properties.timezone": 1}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # before any date the scheduler writes
 
 
 def progress_topic(campaign_id: Any) -> str:
@@ -116,7 +117,8 @@ async def start_run(campaign: Campaign, now: datetime | None = None) -> bool:
         workspace = await Workspace.get(campaign.workspace_id)
         tz = schedule.get("timezone") or (workspace.timezone if workspace else "UTC")
         state["sto_hour"] = await campaign_sto.workspace_hour(campaign.workspace_id, tz, now)
-    started = await _collection().find_one_and_update(
+    # A conditional update by _id, then a read (findAndModify scans on SecantusDB).
+    moved = await _collection().update_one(
         {
             "_id": campaign.id,
             "workspace_id": campaign.workspace_id,
@@ -134,11 +136,13 @@ async def start_run(campaign: Campaign, now: datetime | None = None) -> bool:
                 "fanout_at": now if state["branches"] else None,
             }
         },
-        return_document=True,
     )
-    if started is None:
+    if moved.modified_count != 1:
         return False
-    campaign = Campaign.model_validate(started)
+    started = await _load(campaign.workspace_id, str(campaign.id))
+    if started is None:  # deleted right after the start
+        return False
+    campaign = started
     await record(campaign, "campaign.run_started", {"run": run, "phase": state["phase"]})
     if campaign.kind == "triggered":
         return True  # active: each trigger event queues its own message
@@ -159,7 +163,8 @@ async def start_due(now: datetime | None = None) -> int:
     """Scheduler: start every run whose time has come (scheduled and recurring)."""
     now = now or datetime.now(UTC)
     due = (
-        await Campaign.find({"status": "scheduled", "next_run_at": {"$type": "date", "$lte": now}})
+        # On (status, next_run_at); a range never matches a null next_run_at.
+        await Campaign.find({"status": "scheduled", "next_run_at": {"$lte": now}})
         .limit(SWEEP_LIMIT)
         .to_list()
     )
@@ -470,14 +475,15 @@ async def complete_if_done(workspace_id: PydanticObjectId, campaign_id: Pydantic
     )
     if live_rows:
         return False
-    moved = await _collection().find_one_and_update(
+    moved = await _collection().update_one(
         {"_id": campaign_id, "workspace_id": workspace_id, "status": "sent"},
         {"$set": {"status": "completed", "completed_at": datetime.now(UTC)}},
-        return_document=True,
     )
-    if moved is None:
+    if moved.modified_count != 1:
         return False
-    await record(Campaign.model_validate(moved), "campaign.completed", {})
+    completed = await _load(workspace_id, str(campaign_id))
+    if completed is not None:
+        await record(completed, "campaign.completed", {})
     return True
 
 
@@ -486,8 +492,8 @@ async def revive_stalled(now: datetime) -> int:
     its cursor for STALLED: continue it from the stored cursor."""
     stalled = (
         await Campaign.find(
-            # $type: the embedded engine matches null < date (an A/B test waiting has None)
-            {"status": "sending", "fanout_at": {"$type": "date", "$lt": now - STALLED}}
+            # On (status, fanout_at); a range never matches the None of a waiting A/B test.
+            {"status": "sending", "fanout_at": {"$lt": now - STALLED}}
         )
         .limit(SWEEP_LIMIT)
         .to_list()
@@ -506,7 +512,9 @@ async def tick(now: datetime | None = None) -> None:
     await revive_stalled(now)
     waiting = (
         await _collection()
-        .find({"status": "sending", "decide_at": {"$ne": None}}, {"workspace_id": 1, "run": 1})
+        # Every waiting A/B test, due or not (decide may pick a significant winner before
+        # its window closes): any date, on (status, decide_at); a range never matches None.
+        .find({"status": "sending", "decide_at": {"$gte": EPOCH}}, {"workspace_id": 1, "run": 1})
         .limit(SWEEP_LIMIT)
         .to_list(None)
     )

@@ -35,14 +35,27 @@ def _engagement(now: datetime) -> dict[str, Any]:
 
 
 async def workspace_hour(workspace_id: PydanticObjectId, tz: str, now: datetime) -> int | None:
-    rows = (
-        await Event.get_pymongo_collection()
-        .find({"workspace_id": workspace_id, **_engagement(now)}, {"timestamp": 1})
-        .sort("timestamp", -1)
-        .limit(WORKSPACE_SAMPLE)
-        .to_list(None)
-    )
-    return send_time.best_hour([r["timestamp"] for r in rows], tz)
+    """From the latest WORKSPACE_SAMPLE engagement events: one flat query per event name on
+    (workspace_id, event, timestamp), one for page views (type "page", any name), merged."""
+    since = now - timedelta(days=LOOKBACK_DAYS)
+    collection = Event.get_pymongo_collection()
+    shapes: list[dict[str, Any]] = [{"event": name} for name in ENGAGEMENT_EVENTS]
+    # Page views: not served until events get an index (workspace_id, type, timestamp).
+    shapes.append({"type": "page"})
+    stamps: dict[Any, datetime] = {}  # by _id: a page view may carry an engagement name
+    for shape in shapes:
+        rows = (
+            await collection.find(
+                {"workspace_id": workspace_id, **shape, "timestamp": {"$gte": since}},
+                {"timestamp": 1},
+            )
+            .sort("timestamp", -1)
+            .limit(WORKSPACE_SAMPLE)
+            .to_list(None)
+        )
+        stamps.update((r["_id"], r["timestamp"]) for r in rows)
+    latest = sorted(stamps.values(), reverse=True)[:WORKSPACE_SAMPLE]
+    return send_time.best_hour(latest, tz)
 
 
 async def send_times(
@@ -57,13 +70,15 @@ async def send_times(
     """contact id -> the instant to send (None: at the campaign's time, i.e. now)."""
     ids = [c["_id"] for c in contacts]
     seen: dict[Any, list[datetime]] = defaultdict(list)
-    cursor = (
-        Event.get_pymongo_collection()
-        .find(
-            {"workspace_id": workspace_id, "contact_id": {"$in": ids}, **_engagement(start)},
-            {"contact_id": 1, "timestamp": 1},
-        )
-        .limit(PAGE_EVENTS_MAX)
+    # Planned: the page's contacts on (workspace_id, contact_id, timestamp, _id); the
+    # window and the kinds of engagement in a second stage (only the first is planned).
+    cursor = await Event.get_pymongo_collection().aggregate(
+        [
+            {"$match": {"workspace_id": workspace_id, "contact_id": {"$in": ids}}},
+            {"$match": _engagement(start)},
+            {"$limit": PAGE_EVENTS_MAX},
+            {"$project": {"contact_id": 1, "timestamp": 1}},
+        ]
     )
     async for row in cursor:
         seen[row["contact_id"]].append(row["timestamp"])

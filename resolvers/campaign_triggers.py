@@ -105,7 +105,7 @@ async def _trigger(
         c["_id"]: c
         for c in await Contact.get_pymongo_collection()
         .find(
-            {"workspace_id": workspace_id, "_id": {"$in": ids}},
+            {"_id": {"$in": ids}, "workspace_id": workspace_id},
             {"segments": 1, "location_id": 1},
         )
         .to_list(None)
@@ -182,25 +182,29 @@ async def _attribute(
         if not goals:
             continue
         widest = max(float(g["window_hours"]) for g in goals.values())
+        # The contact's sends since the widest window opened, on (workspace_id, contact_id,
+        # sent_at); which campaign, and not after the event, are checked here.
         candidates = (
             await rows.find(
                 {
                     "workspace_id": workspace_id,
                     "contact_id": event["contact_id"],
-                    "source": "campaign",
-                    "source_id": {"$in": list(goals)},
-                    "sent_at": {"$gte": at - timedelta(hours=widest), "$lte": at},
+                    "sent_at": {"$gte": at - timedelta(hours=widest)},
                 },
-                {"source_id": 1, "sent_at": 1},
+                {"source": 1, "source_id": 1, "sent_at": 1},
             )
             .sort("sent_at", -1)
             .to_list(None)
         )
         touch = None
         for row in candidates:  # the latest one inside its own campaign's window
+            if row.get("source") != "campaign" or row.get("source_id") not in goals:
+                continue
             sent_at = (
                 row["sent_at"] if row["sent_at"].tzinfo else row["sent_at"].replace(tzinfo=UTC)
             )
+            if sent_at > at:
+                continue
             if at - sent_at <= timedelta(hours=float(goals[row["source_id"]]["window_hours"])):
                 touch = row
                 break
@@ -218,14 +222,17 @@ async def _attribute(
         )
         if not counted.modified_count:
             continue  # this goal event was counted already
-        first = await rows.find_one_and_update(
+        # A conditional update by _id, then a read (findAndModify scans on SecantusDB).
+        first = await rows.update_one(
             {"_id": touch["_id"], "workspace_id": workspace_id, "converted_at": None},
             {"$set": {"converted_at": at}},
-            return_document=True,
         )
-        if first is not None:  # the contact's conversion is engagement, like an open
+        converted = None
+        if first.modified_count == 1:
+            converted = await rows.find_one({"_id": touch["_id"], "workspace_id": workspace_id})
+        if converted is not None:  # the contact's conversion is engagement, like an open
             await sending.record(
-                OutboundMessage.model_validate(first),
+                OutboundMessage.model_validate(converted),
                 "converted",
                 at=at,
                 extra={"goal_event": event_id},
@@ -244,7 +251,7 @@ async def on_events(
         if PydanticObjectId.is_valid(listener.owner.split(":", 1)[1])
     }
     campaigns = await Campaign.find(
-        {"workspace_id": workspace_id, "_id": {"$in": list(ids)}}
+        {"_id": {"$in": list(ids)}, "workspace_id": workspace_id}
     ).to_list()
     if not campaigns:
         return

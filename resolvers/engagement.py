@@ -152,18 +152,20 @@ async def provider_inbound(
     )
     if contact is None:
         return "unknown_contact"
-    row = (
-        await OutboundMessage.find(
-            {
-                "workspace_id": workspace_id,
-                "contact_id": contact["_id"],
-                "channel": inbound.channel,
-                "sent_at": {"$ne": None},
-            }
-        )
-        .sort("-sent_at")
-        .first_or_none()
+    # The contact's messages newest sent first, on (workspace_id, contact_id, sent_at);
+    # the first sent one on the reply's channel is the one answered.
+    row = None
+    latest = (
+        OutboundMessage.get_pymongo_collection()
+        .find({"workspace_id": workspace_id, "contact_id": contact["_id"]})
+        .sort("sent_at", -1)
+        .batch_size(20)
     )
+    async for candidate in latest:
+        if candidate.get("sent_at") is not None and candidate.get("channel") == inbound.channel:
+            row = OutboundMessage.model_validate(candidate)
+            break
+    await latest.close()
     if row is None:
         return "no_message"
     if STOP_WORDS.match(inbound.body):

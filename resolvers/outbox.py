@@ -35,24 +35,21 @@ async def send_email_once(
         text=message.text,
         html=message.html,
     )
+    by_key = {"workspace_id": workspace_id, "idempotency_key": idempotency_key}
     try:
         await record.insert()
-    except DuplicateKeyError:
-        pass
-    claimed = await OutboundMessage.get_pymongo_collection().find_one_and_update(
-        {
-            "workspace_id": workspace_id,
-            "idempotency_key": idempotency_key,
-            "status": {"$in": ["queued", "failed"]},
-        },
-        {"$set": {"status": "sending"}},
+        row_id = record.id
+    except DuplicateKeyError:  # a retry: the row is there, on (workspace_id, idempotency_key)
+        existing = await OutboundMessage.get_pymongo_collection().find_one(by_key, {"_id": 1})
+        row_id = existing["_id"]
+    # The claim: a conditional update by _id (findAndModify scans on SecantusDB's write).
+    claimed = await OutboundMessage.get_pymongo_collection().update_one(
+        {"_id": row_id, "status": {"$in": ["queued", "failed"]}}, {"$set": {"status": "sending"}}
     )
-    if claimed is None:  # sent already, or another worker holds it
-        return await OutboundMessage.find_one(
-            {"workspace_id": workspace_id, "idempotency_key": idempotency_key}
-        )
+    query = OutboundMessage.find_one({"_id": row_id})
+    if claimed.modified_count != 1:  # sent already, or another worker holds it
+        return await query
     provider = email_provider()
-    query = OutboundMessage.find_one({"_id": claimed["_id"]})
     try:
         result = await provider.send(message)
     except SendError as error:

@@ -24,7 +24,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError
 
 from channels.base import Outgoing, SendError
@@ -42,9 +41,6 @@ log = logging.getLogger("reach.sending")
 DUPLICATE_KEY = 11000
 MAX_ATTEMPTS = 5
 DISPATCH_LIMIT = 2000
-# The dispatcher leaves system mail (invitations, no contact) to its own job. Range queries
-# say $type: date because the embedded engine, unlike MongoDB, matches null <= date.
-CONTACT_SENDS = {"contact_id": {"$type": "objectId"}}
 CAP_COUNTED = ("queued", "sending", "sent", "delivered", "bounced", "scheduled", "paused")
 
 
@@ -165,7 +161,7 @@ async def _queue_batch(
         c["_id"]: c
         for c in await Contact.get_pymongo_collection()
         .find(
-            {"workspace_id": workspace_id, "_id": {"$in": ids}},
+            {"_id": {"$in": ids}, "workspace_id": workspace_id},
             {"email": 1, "phone": 1, "consent": 1, "devices": 1, "properties.timezone": 1},
         )
         .to_list(None)
@@ -267,20 +263,24 @@ async def _recent_sends(
     if not caps:
         return recent
     since = now - timedelta(days=max(cap.days for cap in caps))
-    rows = (
-        await OutboundMessage.get_pymongo_collection()
-        .find(
+    # Planned: the contacts' rows on (workspace_id, contact_id, sent_at); the window and
+    # the statuses in a second stage (a second operator field would defeat the index).
+    cursor = await OutboundMessage.get_pymongo_collection().aggregate(
+        [
+            {"$match": {"workspace_id": workspace_id, "contact_id": {"$in": ids}}},
+            {"$match": {"created_at": {"$gte": since}, "status": {"$in": list(CAP_COUNTED)}}},
             {
-                "workspace_id": workspace_id,
-                "contact_id": {"$in": ids},
-                "created_at": {"$gte": since},
-                "status": {"$in": list(CAP_COUNTED)},
+                "$project": {
+                    "contact_id": 1,
+                    "channel": 1,
+                    "sent_at": 1,
+                    "created_at": 1,
+                    "due_at": 1,
+                }
             },
-            {"contact_id": 1, "channel": 1, "sent_at": 1, "created_at": 1, "due_at": 1},
-        )
-        .to_list(None)
+        ]
     )
-    for row in rows:
+    for row in await cursor.to_list(None):
         at = row.get("sent_at") or row.get("due_at") or row["created_at"]
         recent[row["contact_id"]].append((row["channel"], _aware(at)))
     return recent
@@ -339,6 +339,7 @@ async def release(
     now = now or datetime.now(UTC)
     collection = OutboundMessage.get_pymongo_collection()
     scope = {"workspace_id": workspace_id, "source_id": source_id, "status": "paused"}
+    # (workspace_id, source_id, status, due_at) serves both filters.
     later = await collection.update_many(
         {**scope, "due_at": {"$gt": now}}, {"$set": {"status": "scheduled"}}
     )
@@ -368,12 +369,16 @@ async def deliver(workspace_id: str, message_id: str, now: datetime | None = Non
     now = now or datetime.now(UTC)
     wid, mid = PydanticObjectId(workspace_id), PydanticObjectId(message_id)
     collection = OutboundMessage.get_pymongo_collection()
-    claimed = await collection.find_one_and_update(
+    # The claim: a conditional update by _id (not findAndModify, which SecantusDB serves
+    # with a scan); only the worker whose update moved the row sends it.
+    claim = await collection.update_one(
         {"_id": mid, "workspace_id": wid, "status": "queued"},
         {"$set": {"status": "sending", "claimed_at": now}, "$inc": {"attempts": 1}},
-        return_document=ReturnDocument.AFTER,
     )
-    if claimed is None:  # sent, paused, claimed by another worker, or never existed
+    if claim.modified_count != 1:  # sent, paused, claimed by another worker, or never existed
+        return "noop"
+    claimed = await collection.find_one({"_id": mid, "workspace_id": wid})
+    if claimed is None:  # deleted right after the claim
         return "noop"
     row = OutboundMessage.model_validate(claimed)
     contact = await Contact.get_pymongo_collection().find_one(
@@ -591,31 +596,33 @@ async def record(
 # --- the dispatcher ----------------------------------------------------------------------------
 
 
+def _contact_sends(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The dispatcher leaves system mail (invitations, no contact) to its own job. Those
+    rows never get due_at or claimed_at, so the sweeps do not find them; kept as a guard."""
+    return [row for row in rows if row.get("contact_id") is not None]
+
+
 async def dispatch_due(now: datetime | None = None) -> dict[str, int]:
     """Wake scheduled rows whose time came, re-enqueue queued rows whose job was lost, and
-    close rows left `sending` by a worker that died mid-call. Runs across workspaces."""
+    close rows left `sending` by a worker that died mid-call. Runs across workspaces.
+
+    Each sweep is {status, due_at | claimed_at: {$lte}} on (status, due_at | claimed_at):
+    range operators never match null, as on MongoDB, so rows without the date are out."""
     now = now or datetime.now(UTC)
     config = runtime.get()
     requeue_after = timedelta(seconds=config.send_requeue_seconds)
     lease = timedelta(seconds=config.send_lease_seconds)
     collection = OutboundMessage.get_pymongo_collection()
     counts = {"woken": 0, "requeued": 0, "interrupted": 0}
-    due = (
-        await collection.find(
-            {"status": "scheduled", "due_at": {"$type": "date", "$lte": now}, **CONTACT_SENDS},
-            {"workspace_id": 1},
-        )
+    projection = {"workspace_id": 1, "contact_id": 1}
+    due = _contact_sends(
+        await collection.find({"status": "scheduled", "due_at": {"$lte": now}}, projection)
         .limit(DISPATCH_LIMIT)
         .to_list(None)
     )
-    stale = (
+    stale = _contact_sends(
         await collection.find(
-            {
-                "status": "queued",
-                "due_at": {"$type": "date", "$lte": now - requeue_after},
-                **CONTACT_SENDS,
-            },
-            {"workspace_id": 1},
+            {"status": "queued", "due_at": {"$lte": now - requeue_after}}, projection
         )
         .limit(DISPATCH_LIMIT)
         .to_list(None)
@@ -639,11 +646,21 @@ async def dispatch_due(now: datetime | None = None) -> dict[str, int]:
         await jobs.enqueue_many(
             "send_message", [(str(r["workspace_id"]), str(r["_id"])) for r in jobs_out]
         )
+    cutoff = now - lease
+    left = _contact_sends(
+        await collection.find({"status": "sending", "claimed_at": {"$lte": cutoff}}, projection)
+        .limit(DISPATCH_LIMIT)
+        .to_list(None)
+    )
+    if not left:
+        return counts
     interrupted = await collection.update_many(
+        # Still sending and still past its lease: a row finished (or claimed again)
+        # since the read is left alone.
         {
+            "_id": {"$in": [r["_id"] for r in left]},
             "status": "sending",
-            "claimed_at": {"$type": "date", "$lte": now - lease},
-            **CONTACT_SENDS,
+            "claimed_at": {"$lte": cutoff},
         },
         {
             "$set": {
