@@ -63,10 +63,10 @@ from pymongo.errors import AutoReconnect
 
 from bench.harness import BenchServer, bench_server
 from documents.contact import Contact
-from engine.identity import identity_keys
 from documents.journey import LIVE, Enrollment
 from documents.message import OutboundMessage
 from engine.access import Permission
+from engine.identity import identity_keys
 from reach import scheduler
 from resolvers import (
     campaign_runs,
@@ -383,7 +383,11 @@ async def run_journey(
             JOB.reset(token)
 
     async def runs_done() -> bool:
-        return await runs.count_documents({**scope, "status": {"$nin": list(LIVE)}}) == n
+        # Every run ended: no live one left ({$in} on the (ws, journey, status) index;
+        # `$nin` is no index's), and then all n of them there.
+        if await runs.count_documents({**scope, "status": {"$in": list(LIVE)}}):
+            return False
+        return await runs.count_documents(scope) == n
 
     async def sends_done() -> bool:
         pending = {"$in": ["queued", "sending", "scheduled"]}

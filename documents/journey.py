@@ -45,8 +45,9 @@ class Journey(TenantDocument):
     class Settings:
         name = "journeys"
         indexes = [
+            # The journeys list {workspace_id[, status]} sorted by _id (paginate).
             IndexModel([("workspace_id", ASCENDING), ("_id", DESCENDING)]),
-            IndexModel([("workspace_id", ASCENDING), ("status", ASCENDING)]),
+            IndexModel([("workspace_id", ASCENDING), ("status", ASCENDING), ("_id", DESCENDING)]),
             # The date-trigger job looks for published journeys with a date trigger.
             IndexModel([("status", ASCENDING), ("trigger_kind", ASCENDING)]),
         ]
@@ -112,6 +113,8 @@ class Enrollment(TenantDocument):
                 partialFilterExpression={"entry_key": {"$type": "string"}},
                 name="one_run_per_entry",
             ),
+            # A contact's runs of a journey by entry time: enroll's latest run (sorted by
+            # entered_at), _goal's runs entered within the goal window (entered_at range).
             IndexModel(
                 [
                     ("workspace_id", ASCENDING),
@@ -120,16 +123,32 @@ class Enrollment(TenantDocument):
                     ("entered_at", DESCENDING),
                 ]
             ),
+            # A contact's live runs of a journey {workspace_id, journey_id, contact_id,
+            # status: "waiting" / {$in: LIVE}} (_resume_waiting, end_contact_runs): at most
+            # one. The equalities match its leading fields in any order.
+            IndexModel(
+                [
+                    ("workspace_id", ASCENDING),
+                    ("contact_id", ASCENDING),
+                    ("journey_id", ASCENDING),
+                    ("status", ASCENDING),
+                ]
+            ),
+            # A journey's runs {workspace_id, journey_id[, _id: {$lt}]} sorted by _id: the
+            # enrollments list (paginate), analytics by status, deleting a journey.
+            IndexModel(
+                [("workspace_id", ASCENDING), ("journey_id", ASCENDING), ("_id", DESCENDING)]
+            ),
+            # A journey's runs of some statuses {workspace_id, journey_id, status[: {$in}]}:
+            # pause/resume/archive, live counts, analytics per node, and the enrollments
+            # list filtered by status (sorted by _id).
             IndexModel(
                 [
                     ("workspace_id", ASCENDING),
                     ("journey_id", ASCENDING),
                     ("status", ASCENDING),
-                    ("node_id", ASCENDING),
+                    ("_id", DESCENDING),
                 ]
-            ),
-            IndexModel(
-                [("workspace_id", ASCENDING), ("contact_id", ASCENDING), ("status", ASCENDING)]
             ),
             # The wake-up job's sweep for due runs spans every workspace by design (one
             # scheduler serves them all); it reads only _id, workspace_id and step.

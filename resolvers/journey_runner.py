@@ -19,6 +19,7 @@ goal events count conversions (and end the run).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -26,7 +27,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from documents.contact import Contact
@@ -56,6 +56,7 @@ HISTORY = 100  # steps kept on a run
 WAKEUP_LIMIT = 1000  # runs picked per wake-up sweep
 MAX_TRANSITIONS = 1000  # per call: a graph is acyclic and has at most 200 nodes
 CONTACT_PAGE = 500
+SINCE_ENTRY_LIMIT = 200  # events a branch's since-entry conditions read, newest first
 # What branches and analytics read of a send: engagement, not failures.
 ENGAGEMENT_FIELDS = {k: v for k, v in ENGAGEMENT_STAMPS.items() if k != "failed"}
 
@@ -200,15 +201,24 @@ async def step(
 async def _transition(
     run: dict[str, Any], sets: dict[str, Any], entry: dict[str, Any] | None
 ) -> dict[str, Any] | None:
-    """Apply `sets` if nobody moved the run since we read it; the run after, or None."""
+    """Apply `sets` if nobody moved the run since we read it; the run after, or None.
+
+    A conditional update_one on (_id, step), not findAndModify (SecantusDB scans the
+    collection on its write); the after-image is computed here from the run as read, as
+    the update makes it (a concurrent write that does not move the step, such as a
+    conversion, is not in it: nothing downstream reads those fields)."""
     update: dict[str, Any] = {"$set": sets, "$inc": {"step": 1}}
     if entry is not None:
         update["$push"] = {"history": {"$each": [entry], "$slice": -HISTORY}}
-    return await Enrollment.get_pymongo_collection().find_one_and_update(
-        {"_id": run["_id"], "workspace_id": run["workspace_id"], "step": run["step"]},
-        update,
-        return_document=ReturnDocument.AFTER,
+    result = await Enrollment.get_pymongo_collection().update_one(
+        {"_id": run["_id"], "workspace_id": run["workspace_id"], "step": run["step"]}, update
     )
+    if result.modified_count != 1:
+        return None
+    after = {**run, **sets, "step": run["step"] + 1}
+    if entry is not None:
+        after["history"] = [*(run.get("history") or []), entry][-HISTORY:]
+    return after
 
 
 def _resumed(node_id: str, now: datetime) -> dict[str, Any]:
@@ -341,23 +351,38 @@ async def _facts(
     if sends:
         known.engagement = await _engagement(run, sends)
     if names:
-        rows = (
-            await Event.get_pymongo_collection()
-            .find(
-                {
-                    "workspace_id": workspace_id,
-                    "contact_id": run["contact_id"],
-                    "event": {"$in": names},
-                    "timestamp": {"$gte": run["entered_at"]},
-                },
-                {"event": 1, "properties": 1},
-            )
-            .sort("timestamp", -1)
-            .limit(200)
+        known.since_entry = await _events_since(workspace_id, run["contact_id"], names, run)
+    return known
+
+
+async def _events_since(
+    workspace_id: PydanticObjectId,
+    contact_id: PydanticObjectId,
+    names: list[str],
+    run: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The contact's newest SINCE_ENTRY_LIMIT events of these names since the run entered.
+    One query per name (the index is (workspace_id, contact_id, event, timestamp, _id):
+    an `$in` on event beside the timestamp range is two operator fields), merged here."""
+    events = Event.get_pymongo_collection()
+
+    async def newest(name: str) -> list[dict[str, Any]]:
+        query = {
+            "workspace_id": workspace_id,
+            "contact_id": contact_id,
+            "event": name,
+            "timestamp": {"$gte": run["entered_at"]},
+        }
+        return (
+            await events.find(query, {"event": 1, "properties": 1, "timestamp": 1})
+            .sort([("timestamp", -1), ("_id", -1)])
+            .limit(SINCE_ENTRY_LIMIT)
             .to_list(None)
         )
-        known.since_entry = rows
-    return known
+
+    found = [row for rows in await asyncio.gather(*map(newest, names)) for row in rows]
+    found.sort(key=lambda row: (row["timestamp"], row["_id"]), reverse=True)
+    return found[:SINCE_ENTRY_LIMIT]
 
 
 def send_key(journey_id: Any, enrollment_id: Any, node_id: str) -> str:
@@ -392,7 +417,7 @@ async def _send(run: dict[str, Any], node_id: str, decision: stepping.Send, now:
         ids = [parse_id(t) for t in decision.templates.values()]
         rows = (
             await Template.get_pymongo_collection()
-            .find({"workspace_id": run["workspace_id"], "_id": {"$in": [i for i in ids if i]}})
+            .find({"_id": {"$in": [i for i in ids if i]}, "workspace_id": run["workspace_id"]})
             .to_list(None)
         )
         fields = {str(r["_id"]): r.get("fields") or {} for r in rows}
@@ -432,10 +457,9 @@ async def run_wakeups(
     workspaces: enqueue a step for each (or run it here with `inline`). Returns how many."""
     now = _now(now)
     collection = Enrollment.get_pymongo_collection()
-    # `$ne: None` is MongoDB's meaning already (a date bound never matches null), spelled
-    # out because the embedded engine matches null <= date: without it every ended run
-    # (due_at None) was re-leased and sent a no-op step message every 30 s, forever.
-    due = {"$ne": None, "$lte": now}
+    # A range never matches null or a missing field (MongoDB and SecantusDB alike), so
+    # ended runs (due_at None) are not picked; the (due_at) index serves filter and sort.
+    due = {"$lte": now}
     rows = (
         await collection.find({"due_at": due}, {"workspace_id": 1, "step": 1})
         .sort("due_at", 1)
@@ -506,13 +530,9 @@ async def on_events(
         journey_id = listener.owner.split(":", 1)[1]
         wanted[journey_id][listener.event].add(listener.purpose)
     ids = [oid for oid in (parse_id(j) for j in wanted) if oid is not None]
-    journeys = await Journey.find(
-        {
-            "workspace_id": workspace_id,
-            "_id": {"$in": ids},
-            "status": {"$in": ["published", "paused"]},
-        }
-    ).to_list()
+    # Point lookups by _id; the status is checked here.
+    found = await Journey.find({"_id": {"$in": ids}, "workspace_id": workspace_id}).to_list()
+    journeys = [j for j in found if j.status in ("published", "paused")]
     for event in events:
         contact_id = event.get("contact_id")
         name = event.get("event")
@@ -584,12 +604,13 @@ async def _resume_waiting(
                 "journey_id": journey.id,
                 "contact_id": contact_id,
                 "status": "waiting",
-                "waiting_for.event": event["event"],
             }
         )
         .to_list(None)
     )
-    for run in runs:
+    for run in runs:  # at most one (one live run per contact and journey)
+        if (run.get("waiting_for") or {}).get("event") != event["event"]:
+            continue
         loaded = await version_graph(workspace_id, journey.id, run["version"])
         if loaded is None:
             continue
@@ -642,16 +663,22 @@ async def _goal(
     """The goal event: a conversion for each run of the contact it falls within the window
     of (counted once per run), and the end of the live one."""
     window = timedelta(hours=(journey.settings.get("goal") or {}).get("window_hours") or 0)
-    await Enrollment.get_pymongo_collection().update_many(
+    collection = Enrollment.get_pymongo_collection()
+    entered = await collection.find(
         {
             "workspace_id": workspace_id,
             "journey_id": journey.id,
             "contact_id": contact_id,
-            "converted_at": None,
             "entered_at": {"$lte": at, "$gte": at - window},
         },
-        {"$set": {"converted_at": at}},
-    )
+        {"converted_at": 1},
+    ).to_list(None)
+    ids = [r["_id"] for r in entered if r.get("converted_at") is None]
+    if ids:  # by _id; `converted_at: None` again so that a run converts once
+        await collection.update_many(
+            {"_id": {"$in": ids}, "workspace_id": workspace_id, "converted_at": None},
+            {"$set": {"converted_at": at}},
+        )
     await end_contact_runs(workspace_id, journey.id, contact_id, "goal", now)
 
 
@@ -672,13 +699,21 @@ async def run_date_triggers(now: datetime | None = None, *, inline: bool = False
             continue
         settings = loaded[0].trigger["settings"]
         fallback = await workspace_timezone(journey.workspace_id)
-        query = {"workspace_id": journey.workspace_id, **dates.candidate_filter(settings, now)}
+        # No index can serve a range on an arbitrary property, so this reads the whole
+        # workspace's contacts in _id pages ((workspace_id, _id) index): one pass per
+        # date-triggered journey per run of this hourly job, only the two properties
+        # read. Only stored dates are candidates (as before); fire_day decides the day.
+        prop = settings["property"]
+        projection = {f"properties.{prop}": 1, "properties.timezone": 1}
+        if "." in prop:  # a dotted name could collide with properties.timezone
+            projection = {"properties": 1}
+        scope = {"workspace_id": journey.workspace_id}
         after: PydanticObjectId | None = None
         while True:
-            page_query = query if after is None else {**query, "_id": {"$gt": after}}
+            page_query = scope if after is None else {**scope, "_id": {"$gt": after}}
             contacts = (
                 await Contact.get_pymongo_collection()
-                .find(page_query, {"properties": 1})
+                .find(page_query, projection)
                 .sort("_id", 1)
                 .limit(CONTACT_PAGE)
                 .to_list(None)
@@ -687,6 +722,8 @@ async def run_date_triggers(now: datetime | None = None, *, inline: bool = False
                 break
             after = contacts[-1]["_id"]
             for contact in contacts:
+                if not isinstance((contact.get("properties") or {}).get(prop), datetime):
+                    continue
                 zone = delivery.contact_timezone(contact, fallback)
                 day = dates.fire_day(settings, contact, now, zone)
                 if day is None:

@@ -86,11 +86,19 @@ async def list_enrollments(
     contact_id: str | None = None,
 ) -> Page:
     journey = await _existing(ctx, journey_id, field="journeyId")
-    query: dict[str, Any] = {"workspace_id": ctx.workspace_id, "journey_id": journey.id}
-    if status:
-        query["status"] = status
+    scope: dict[str, Any] = {"workspace_id": ctx.workspace_id, "journey_id": journey.id}
+    query = {**scope, **({"status": status} if status else {})}
     if contact_id is not None:
-        query["contact_id"] = parse_id(contact_id) or PydanticObjectId("0" * 24)
+        # One contact's runs of the journey are few: their ids from the (workspace_id,
+        # journey_id, contact_id, ...) indexes, then a page of the named ids (point lookups,
+        # status checked on them) instead of an index per filter combination.
+        oid = parse_id(contact_id) or PydanticObjectId("0" * 24)
+        rows = (
+            await Enrollment.get_pymongo_collection()
+            .find({**scope, "contact_id": oid}, {"_id": 1})
+            .to_list(None)
+        )
+        query = {"_id": {"$in": [r["_id"] for r in rows]}, **query}
     return await paginate(Enrollment, query, first, after, newest_first=True)
 
 

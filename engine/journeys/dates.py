@@ -3,10 +3,10 @@
 A trigger {"property", "offset_days", "annual", "at"} fires for a contact on the local
 day (in the contact's zone) that is the property's date plus offset_days, once the local
 clock has passed `at`; annual ones match the month and day every year (29 February is
-celebrated on the 28th in other years). The scheduler job asks the database for the few
-contacts whose date is near (candidate_filter: a window wide enough for every time zone)
-and decides each here (fire_day). The day it fires for is the run's entry key, so a
-re-run of the job on the same day enrolls nobody twice.
+celebrated on the 28th in other years). The scheduler job reads the workspace's contacts
+(no index serves a range on an arbitrary property) and decides each here (fire_day). The
+day it fires for is the run's entry key, so a re-run of the job on the same day enrolls
+nobody twice.
 """
 
 from __future__ import annotations
@@ -56,32 +56,3 @@ def fire_day(
     if settings.get("annual"):
         return local.date() if _same_day_of_year(value, target) else None
     return local.date() if value == target else None
-
-
-def candidate_filter(settings: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """A MongoDB filter on contacts (to add to the workspace scope) finding everyone the
-    trigger may fire for now, in any time zone (UTC-12 to UTC+14: yesterday to tomorrow)."""
-    path = f"properties.{settings['property']}"
-    today = as_utc(now).date() - timedelta(days=settings.get("offset_days", 0))
-    days = [today + timedelta(days=d) for d in (-1, 0, 1)]
-    if not settings.get("annual"):
-        start = datetime.combine(days[0], datetime.min.time(), UTC)
-        end = datetime.combine(days[-1] + timedelta(days=1), datetime.min.time(), UTC)
-        return {path: {"$gte": start, "$lt": end}}
-    pairs = {(d.month, d.day) for d in days}
-    if any(not calendar.isleap(d.year) and (d.month, d.day) == (2, 28) for d in days):
-        pairs.add((2, 29))
-    return {
-        path: {"$type": "date"},
-        "$expr": {
-            "$or": [
-                {
-                    "$and": [
-                        {"$eq": [{"$month": f"${path}"}, month]},
-                        {"$eq": [{"$dayOfMonth": f"${path}"}, day]},
-                    ]
-                }
-                for month, day in sorted(pairs)
-            ]
-        },
-    }
