@@ -24,8 +24,30 @@ class InboxMessage(TenantDocument):
     class Settings:
         name = "inbox_messages"
         indexes = [
+            # One inbox row per message {workspace_id, message_id}.
             IndexModel([("workspace_id", ASCENDING), ("message_id", ASCENDING)], unique=True),
+            # A contact's inbox pages {workspace_id, contact_id, _id: {$lt}}.
             IndexModel(
                 [("workspace_id", ASCENDING), ("contact_id", ASCENDING), ("_id", DESCENDING)]
+            ),
+            # The undismissed ones {workspace_id, contact_id, dismissed_at: null, _id: {$lt}}
+            # (what an SDK shows).
+            IndexModel(
+                [
+                    ("workspace_id", ASCENDING),
+                    ("contact_id", ASCENDING),
+                    ("dismissed_at", ASCENDING),
+                    ("_id", DESCENDING),
+                ]
+            ),
+            # ... and unread {..., read_at: null, _id: {$lt}}.
+            IndexModel(
+                [
+                    ("workspace_id", ASCENDING),
+                    ("contact_id", ASCENDING),
+                    ("dismissed_at", ASCENDING),
+                    ("read_at", ASCENDING),
+                    ("_id", DESCENDING),
+                ]
             ),
         ]

@@ -33,8 +33,26 @@ SEARCH_INDEX = "workspace_id_1_search_keys_1"  # built by init_beanie after the 
 BATCH = 1000
 
 
+# Indexes of other collections replaced by longer ones (Beanie never drops an index).
+LEGACY_INDEXES = {
+    "journeys": ("workspace_id_1_status_1",),
+    "enrollments": (
+        "workspace_id_1_journey_id_1_status_1_node_id_1",
+        "workspace_id_1_contact_id_1_status_1",
+    ),
+    "segments": ("workspace_id_1_time_dependent_1",),
+    "memberships": ("user_id_1",),
+    "outbound_messages": ("workspace_id_1_source_id_1_status_1",),
+    "campaigns": ("workspace_id_1_status_1",),
+}
+
+
 async def upgrade(database: AsyncDatabase) -> None:
-    if "contacts" not in await database.list_collection_names():
+    collections = set(await database.list_collection_names())
+    for name, legacy in LEGACY_INDEXES.items():
+        if name in collections:
+            await _drop(database[name], legacy)
+    if "contacts" not in collections:
         return
     contacts = database["contacts"]
     names = {index["name"] async for index in await contacts.list_indexes()}
@@ -63,3 +81,11 @@ async def _backfill_keys(contacts) -> int:
     if batch:
         written += (await contacts.bulk_write(batch, ordered=False)).modified_count
     return written
+
+
+async def _drop(collection, legacy: tuple[str, ...]) -> None:
+    names = {index["name"] async for index in await collection.list_indexes()}
+    for name in legacy:
+        if name in names:
+            await collection.drop_index(name)
+            log.info("upgrade: dropped index %s.%s", collection.name, name)

@@ -41,11 +41,15 @@ async def mark(ctx: RequestContext, inbox_id: str, action: str) -> InboxMessage:
     if not item:
         raise NotFound("No such inbox message.", field="id")
     now = datetime.now(UTC)
+    stamps = {}
     if item.read_at is None:
-        item.read_at = now
+        item.read_at = stamps["read_at"] = now
     if action == "dismissed" and item.dismissed_at is None:
-        item.dismissed_at = now
-    await item.save()
+        item.dismissed_at = stamps["dismissed_at"] = now
+    if stamps:  # update_one by _id, not Beanie's save (a findAndModify, a scan on SecantusDB)
+        await InboxMessage.get_pymongo_collection().update_one(
+            {"_id": item.id, "workspace_id": ctx.workspace_id}, {"$set": stamps}
+        )
     row = await OutboundMessage.find_one({"_id": item.message_id, "workspace_id": ctx.workspace_id})
     if row is not None:
         await engagement.engage(row, "opened", at=now)

@@ -86,3 +86,13 @@ async def test_old_identity_indexes_are_replaced_and_every_contact_kept(old_data
     # A second start finds nothing to do and changes nothing.
     await upgrade(old_database)
     assert {d["_id"]: d async for d in contacts.find({})} == after
+
+
+async def test_replaced_indexes_of_other_collections_are_dropped(old_database) -> None:
+    runs = old_database["enrollments"]
+    await runs.create_index([("workspace_id", 1), ("contact_id", 1), ("status", 1)])
+    await runs.insert_one({"workspace_id": ObjectId(), "contact_id": ObjectId(), "status": "x"})
+    await upgrade(old_database)
+    names = {i["name"] async for i in await runs.list_indexes()}
+    assert names == {"_id_"}
+    assert await runs.count_documents({}) == 1

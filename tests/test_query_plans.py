@@ -1,0 +1,338 @@
+"""Every hot query is served by an index (DESIGN.md, "Query plans").
+
+Two workspaces are seeded through the tracking API; each test then drives one family of
+hot paths through the code that really issues it (HTTP, GraphQL, the worker, the
+sweeps), captures the commands with PyMongo's command monitoring and checks every filter
+against the indexes the documents declare (tests/query_plans.py). The last tests show
+the check is not vacuous: without the index it relies on, or with a filter wrapped in
+`$and`, the same captured commands fail.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from beanie import PydanticObjectId
+
+from documents.campaign import Campaign
+from documents.journey import Enrollment
+from documents.message import OutboundMessage
+from engine.access import Permission
+from resolvers import (
+    campaign_analytics,
+    journey_analytics,
+    journey_runner,
+    journeys,
+    membership,
+    sending,
+)
+from resolvers.context import Principal, RequestContext
+from tests.campaign_helpers import add_segment, create, definition, until_status
+from tests.helpers import eventually, new_tenant
+from tests.query_plans import RECORDER, Index, declared_indexes, problem, violations
+from tests.tracking_helpers import basic
+
+CONTACTS = {"a": 240, "b": 60}
+EMAIL = {"email": {"subject": "Hi {{ contact.first_name | default('there') }}", "text": "Hi"}}
+
+
+def _identify(n: int, tag: str) -> dict:
+    return {
+        "type": "identify",
+        "userId": f"{tag}-user-{n}",
+        "messageId": uuid.uuid4().hex,
+        "traits": {
+            "email": f"{tag}-{n}@example.com",
+            "first_name": f"P{n}",
+            "plan": "pro" if n % 3 == 0 else "free",
+        },
+    }
+
+
+def _track(n: int, tag: str, event: str, **properties) -> dict:
+    return {
+        "type": "track",
+        "userId": f"{tag}-user-{n}",
+        "messageId": uuid.uuid4().hex,
+        "event": event,
+        "properties": properties,
+    }
+
+
+async def _batch(api, tenant, batch: list[dict]) -> None:
+    for start in range(0, len(batch), 100):
+        response = await api.http.post(
+            "/v1/batch", json={"batch": batch[start : start + 100]}, headers=basic(tenant.write_key)
+        )
+        assert response.status_code == 200, response.text
+
+
+def _ctx(tenant) -> RequestContext:
+    return RequestContext(
+        Principal(
+            kind="secret_key",
+            workspace_id=PydanticObjectId(tenant.workspace_id),
+            organization_id=PydanticObjectId(tenant.organization_id),
+            permissions=frozenset(Permission),
+            label="plans",
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+async def seeded(services, base_url):
+    """Two workspaces with contacts, events, segments and a live journey each."""
+    import httpx
+
+    from tests.helpers import Client
+
+    tenants = {}
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        api = Client(http)
+        for tag, size in CONTACTS.items():
+            tenant = await new_tenant(f"Plans {tag}")
+            batch = [_identify(n, tag) for n in range(size)]
+            batch += [_track(n, tag, "viewed_item", sku=f"s{n % 7}") for n in range(size)]
+            await _batch(api, tenant, batch)
+            pro = await add_segment(
+                api, tenant, "Pro", {"property": "plan", "op": "eq", "value": "pro"}
+            )
+            await add_segment(api, tenant, "Viewed", {"event": "viewed_item", "within_days": 30})
+            nodes = [
+                {
+                    "id": "t",
+                    "type": "trigger",
+                    "settings": {"kind": "event", "event": "cart_abandoned"},
+                },
+                {
+                    "id": "w",
+                    "type": "wait",
+                    "settings": {
+                        "kind": "event",
+                        "event": "order_completed",
+                        "timeout_seconds": 3600,
+                    },
+                },
+                {"id": "s", "type": "send", "settings": {"channels": ["email"], "content": EMAIL}},
+                {"id": "x", "type": "exit", "settings": {}},
+                {"id": "g", "type": "exit", "settings": {}},
+            ]
+            edges = [
+                {"from": "t", "to": "w", "label": "next"},
+                {"from": "w", "to": "g", "label": "next"},
+                {"from": "w", "to": "s", "label": "timeout"},
+                {"from": "s", "to": "x", "label": "next"},
+            ]
+            ctx = _ctx(tenant)
+            journey, problems = await journeys.create_journey(
+                ctx,
+                {
+                    "name": "Cart",
+                    "nodes": nodes,
+                    "edges": edges,
+                    "settings": {"goal": {"event": "order_completed"}, "exit_event": "refund"},
+                },
+            )
+            assert problems == [], problems
+            journey = await journeys.publish_journey(ctx, str(journey.id))
+            tenants[tag] = (tenant, pro, journey)
+    return tenants
+
+
+def _check(captured) -> None:
+    found = violations(captured)
+    assert found == [], "filters no index serves:\n" + "\n".join(found)
+
+
+async def test_ingest_identity_dedupe_aggregates_listeners_and_segments(api, seeded):
+    tenant, _, journey = seeded["a"]
+    size = CONTACTS["a"]
+    batch = [_identify(n, "a") for n in range(0, size, 4)]  # known contacts
+    batch += [_identify(n, "a") for n in range(size, size + 20)]  # new ones
+    batch += [_track(n, "a", "cart_abandoned", value=n) for n in range(0, 40)]
+    batch.append({**batch[0]})  # a duplicate messageId: event dedupe
+    batch.append(
+        {"type": "alias", "userId": "a-user-1", "previousId": "a-user-2", "messageId": "al-1"}
+    )
+    with RECORDER.recording() as captured:
+        await _batch(api, tenant, batch)
+
+        async def enrolled():  # the worker's reaction: listeners, journey entry
+            count = await Enrollment.find(
+                {"workspace_id": journey.workspace_id, "journey_id": journey.id}
+            ).count()
+            return count >= 39 or None
+
+        await eventually(enrolled, timeout=60)
+    _check(captured)
+    assert any(c.collection == "contacts" and "identity_keys" in c.filter for c in captured)
+
+
+async def test_segment_evaluation_and_time_window_refresh(api, seeded):
+    tenant, _, _ = seeded["a"]
+    with RECORDER.recording() as captured:
+        await add_segment(api, tenant, "Free", {"property": "plan", "op": "eq", "value": "free"})
+        await membership.refresh_time_windows(PydanticObjectId(tenant.workspace_id))
+        await membership.refresh_time_windows()
+        preview = await api.gql(
+            tenant.secret_key,
+            "query($r: JSON!) { previewSegment(rules: $r, sampleSize: 3) { count } }",
+            {"r": {"tag": "nobody"}},
+        )
+    assert preview["previewSegment"]["count"] == 0
+    _check(captured)
+
+
+async def test_campaign_audience_send_claims_dispatch_and_attribution(api, seeded):
+    tenant, pro, _ = seeded["a"]
+    conversion = {"event": "order_completed", "windowHours": 24}
+    with RECORDER.recording() as captured:
+        campaign = await create(
+            api,
+            tenant.secret_key,
+            definition([pro], channels=["email"], conversionGoal=conversion, name="Pro news"),
+        )
+        scheduled = await api.gql(
+            tenant.secret_key,
+            "mutation($id: ID!) { scheduleCampaign(id: $id) { userErrors { code } } }",
+            {"id": campaign["id"]},
+        )
+        assert scheduled["scheduleCampaign"]["userErrors"] == []
+        await until_status(tenant, campaign["id"], "completed")
+        await sending.dispatch_due()
+        await journey_runner.run_wakeups(datetime.now(UTC), inline=True)
+        # A conversion after the send is attributed to it.
+        await _batch(api, tenant, [_track(0, "a", "order_completed", revenue=12.5)])
+
+        async def attributed():
+            row = await OutboundMessage.find_one(
+                {
+                    "workspace_id": PydanticObjectId(tenant.workspace_id),
+                    "source_id": campaign["id"],
+                    "converted_at": {"$ne": None},
+                }
+            )
+            return row
+
+        await eventually(attributed, timeout=60)
+        stored = await Campaign.get(PydanticObjectId(campaign["id"]))
+        await campaign_analytics.analytics(stored)
+        await campaign_analytics.analytics(stored, run=1)
+    _check(captured)
+    assert any(c.name == "update" and c.collection == "outbound_messages" for c in captured)
+
+
+async def test_journey_transitions_goals_exits_and_wakeups(api, seeded):
+    tenant, _, journey = seeded["b"]
+    with RECORDER.recording() as captured:
+        await _batch(api, tenant, [_track(n, "b", "cart_abandoned") for n in range(30)])
+
+        async def entered():
+            count = await Enrollment.find(
+                {"workspace_id": journey.workspace_id, "journey_id": journey.id}
+            ).count()
+            return count >= 30 or None
+
+        await eventually(entered, timeout=60)
+        goals = [_track(n, "b", "order_completed", revenue=5) for n in range(10)]
+        exits = [_track(n, "b", "refund") for n in range(10, 20)]
+        await _batch(api, tenant, goals + exits)
+
+        async def moved():
+            runs = await Enrollment.find(
+                {"workspace_id": journey.workspace_id, "journey_id": journey.id}
+            ).to_list()
+            return sum(r.status == "exited" for r in runs) >= 20 or None
+
+        await eventually(moved, timeout=60)
+        # The rest time out an hour later and are sent the reminder.
+        await journey_runner.run_wakeups(datetime.now(UTC) + timedelta(hours=2), inline=True)
+        await journey_analytics.analytics(journey.workspace_id, journey.id)
+    _check(captured)
+
+
+async def test_reads_contacts_activity_message_log_and_cursors(api, seeded):
+    tenant, pro, _ = seeded["a"]
+    page = "pageInfo { endCursor hasNextPage }"
+    queries = [
+        "{ contacts(first: 5) { edges { node { id } } %s } }",
+        "{ contacts(first: 5, orderBy: OLDEST) { edges { node { id } } %s } }",
+        "{ contacts(first: 5, orderBy: RECENTLY_ACTIVE) { edges { node { id } } %s } }",
+        '{ contacts(first: 5, tag: "none") { edges { node { id } } %s } }',
+        '{ contacts(first: 5, segmentId: "%s") { edges { node { id } } %%s } }' % pro,
+        "{ messages(first: 5) { edges { node { id } } %s } }",
+    ]
+    with RECORDER.recording() as captured:
+        for text in queries:
+            first = await api.gql(tenant.secret_key, text % page)
+            name = next(iter(first))
+            cursor = first[name]["pageInfo"]["endCursor"]
+            if cursor:
+                paged = text.replace("first: 5", f'first: 5, after: "{cursor}"') % page
+                await api.gql(tenant.secret_key, paged)
+        one = await api.gql(tenant.secret_key, "{ contacts(first: 1) { edges { node { id } } } }")
+        contact_id = one["contacts"]["edges"][0]["node"]["id"]
+        activity = (
+            "query($id: ID!) { contact(id: $id) { events(first: 2) { edges { node { id } } %s } } }"
+            % page
+        )
+        await api.gql(tenant.secret_key, activity, {"id": contact_id})
+        for text in (
+            "query($id: ID!) { messages(first: 5, contactId: $id) { edges { node { id } } } }",
+            "query($id: ID!) { contactInbox(contactId: $id) { edges { node { id } } } }",
+            "query($id: ID!) { contactInbox(contactId: $id, unreadOnly: true) { totalCount } }",
+            '{ contacts(first: 5, search: "a-1") { edges { node { id } } totalCount } }',
+        ):
+            data = await api.gql(tenant.secret_key, text, {"id": contact_id})
+            assert data, text
+    _check(captured)
+
+
+# --- the check fails where it should ---------------------------------------------------------
+
+
+async def test_the_check_fails_without_the_index_or_with_a_wrapped_filter(api, seeded):
+    tenant, _, _ = seeded["b"]
+    with RECORDER.recording() as captured:
+        await _batch(api, tenant, [_identify(n, "b") for n in range(0, 60, 6)])
+    lookups = [c for c in captured if c.collection == "contacts" and "identity_keys" in c.filter]
+    assert lookups, "the batch looked its contacts up by identity key"
+    indexes = declared_indexes()["contacts"]
+    assert all(problem(c.filter, indexes, c.sort) is None for c in lookups)
+    # Without the identity index the lookup is a workspace scan:
+    without = [i for i in indexes if "identity_keys" not in i.fields]
+    assert all(problem(c.filter, without, c.sort) for c in lookups)
+    # and the same filter wrapped in $and is a full scan on SecantusDB:
+    for command in lookups:
+        wrapped = {"$and": [copy.deepcopy(command.filter)]}
+        assert "top-level $and" in problem(wrapped, indexes)
+    assert violations([*lookups]) == []
+    broken = copy.copy(lookups[0])
+    broken.filter = {"$and": [lookups[0].filter]}
+    assert violations([broken]) != []
+
+
+def test_rule_follows_the_planners() -> None:
+    idx = [
+        Index((("_id", 1),)),
+        Index((("workspace_id", 1), ("segments", 1), ("_id", 1))),
+        Index((("status", 1), ("due_at", 1))),
+        Index((("workspace_id", 1), ("email", 1)), {"email": {"$gt": ""}}),
+    ]
+    ws = PydanticObjectId()
+    assert problem({"_id": ws, "workspace_id": ws}, idx) is None  # point lookup
+    assert problem({"workspace_id": ws, "segments": "s"}, idx, [("_id", 1)]) is None
+    assert problem({"workspace_id": ws, "segments": "s", "_id": {"$gt": ws}}, idx) is None
+    assert problem({"segments": "s", "workspace_id": ws}, idx, [("_id", -1)]) is None
+    assert problem({"status": "q", "due_at": {"$lte": 1}}, idx) is None
+    assert problem({"workspace_id": ws, "email": "a@x.io"}, idx) is None  # implies $gt ""
+    assert problem({"workspace_id": ws, "email": {"$in": ["a"]}}, idx)  # $in never implies
+    assert problem({"workspace_id": ws, "segments": {"$ne": "s"}}, idx)
+    assert problem({"workspace_id": ws, "segments": "s"}, idx, [("created_at", 1)])
+    assert problem({"status": "q", "due_at": {"$type": "date", "$lte": 1}}, idx)
+    assert problem({"workspace_id": ws, "_id": {"$in": [ws]}}, idx[:1])  # _id not first
+    assert problem({"workspace_id": ws, "$or": [{"segments": "a"}]}, idx)
+    assert problem({}, idx)
