@@ -151,14 +151,6 @@ async def pages(
             after = str(rows[-1]["_id"])
 
 
-async def count(campaign: Campaign) -> int:
-    """The audience's size, read page by page (ids only)."""
-    total = 0
-    async for rows in pages(campaign, {"_id": 1}):
-        total += len(rows)
-    return total
-
-
 async def sample(campaign: Campaign) -> dict[str, Any] | None:
     """One contact of the audience (to render the content for), or None."""
     if not campaign.segment_ids:
