@@ -61,7 +61,7 @@ from beanie import PydanticObjectId
 from pymongo import monitoring
 from pymongo.errors import AutoReconnect
 
-from bench.harness import BenchServer, bench_server
+from bench.harness import BenchServer, bench_server, poll_interval
 from documents.contact import Contact
 from documents.journey import LIVE, Enrollment
 from documents.message import OutboundMessage
@@ -278,7 +278,8 @@ async def baseline_documents(bench: BenchServer, workspace_id: PydanticObjectId,
 
 async def poll(check: Callable, timeout: float, what: str) -> float:
     """Poll `check` (its commands are not counted) until it is true; the time it was."""
-    deadline = time.perf_counter() + timeout
+    started = time.perf_counter()
+    deadline = started + timeout
     token = JOB.set("poll")
     try:
         while True:
@@ -286,7 +287,7 @@ async def poll(check: Callable, timeout: float, what: str) -> float:
                 return time.perf_counter()
             if time.perf_counter() > deadline:
                 raise TimeoutError(f"{what}: not done after {timeout:.0f} s")
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(poll_interval(started, POLL_SECONDS))
     finally:
         JOB.reset(token)
 

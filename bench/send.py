@@ -39,7 +39,7 @@ import httpx
 import psutil
 from beanie import PydanticObjectId
 
-from bench.harness import BenchServer, bench_server
+from bench.harness import BenchServer, bench_server, poll_interval
 from bench.send_baseline import COLLECTION, create_indexes, register_baseline
 from documents.contact import Contact
 from documents.message import OutboundMessage
@@ -121,12 +121,13 @@ class WorkerProcess:
 
 
 async def _until(probe, worker: WorkerProcess, timeout: float) -> None:
-    deadline = time.perf_counter() + timeout
+    started = time.perf_counter()
+    deadline = started + timeout
     while not await probe():
         worker.sample()
         if time.perf_counter() > deadline:
             raise TimeoutError("the phase did not finish in time")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(poll_interval(started, 0.05))
     worker.sample()
 
 
