@@ -23,6 +23,7 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
+from documents.base import EPOCH, up_to
 from documents.campaign import Campaign, run_key
 from documents.message import LIVE_STATUSES, OutboundMessage
 from documents.workspace import Workspace
@@ -43,7 +44,6 @@ log = logging.getLogger("reach.campaigns")
 SWEEP_LIMIT = 200  # campaigns handled per scheduler tick and kind of work
 STALLED = timedelta(minutes=2)  # a fan-out page takes seconds; this long means a lost job
 FANOUT_PROJECTION = {"_id": 1, "location_id": 1, "properties.timezone": 1}
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # before any date the scheduler writes
 
 
 def progress_topic(campaign_id: Any) -> str:
@@ -164,7 +164,7 @@ async def start_due(now: datetime | None = None) -> int:
     now = now or datetime.now(UTC)
     due = (
         # On (status, next_run_at); a range never matches a null next_run_at.
-        await Campaign.find({"status": "scheduled", "next_run_at": {"$lte": now}})
+        await Campaign.find({"status": "scheduled", "next_run_at": up_to(now)})
         .limit(SWEEP_LIMIT)
         .to_list()
     )
@@ -493,7 +493,7 @@ async def revive_stalled(now: datetime) -> int:
     stalled = (
         await Campaign.find(
             # On (status, fanout_at); a range never matches the None of a waiting A/B test.
-            {"status": "sending", "fanout_at": {"$lt": now - STALLED}}
+            {"status": "sending", "fanout_at": up_to(now - STALLED, inclusive=False)}
         )
         .limit(SWEEP_LIMIT)
         .to_list()

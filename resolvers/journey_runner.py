@@ -29,6 +29,7 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
+from documents.base import up_to
 from documents.contact import Contact
 from documents.event import Event
 from documents.journey import LIVE, Enrollment, Journey, JourneyVersion
@@ -459,7 +460,7 @@ async def run_wakeups(
     collection = Enrollment.get_pymongo_collection()
     # A range never matches null or a missing field (MongoDB and SecantusDB alike), so
     # ended runs (due_at None) are not picked; the (due_at) index serves filter and sort.
-    due = {"$lte": now}
+    due = up_to(now)
     rows = (
         await collection.find({"due_at": due}, {"workspace_id": 1, "step": 1})
         .sort("due_at", 1)

@@ -8,6 +8,7 @@ from typing import Any
 
 from beanie import Document, PydanticObjectId
 
+from documents.base import EARLIEST
 from engine.cursors import clamp_page_size, decode_cursor, encode_cursor
 from engine.errors import InvalidInput
 from resolvers import runtime
@@ -77,7 +78,9 @@ async def paginate[T: Document](
             tied = {**query, sort_field: value, "_id": {op: oid}}
             rows = await model.find(tied).sort(*by_id).limit(size + 1).to_list()
             if len(rows) <= size:
-                beyond = {**query, sort_field: {op: value}}
+                # A date bound from below too: see documents.base.up_to.
+                bound = {op: value, **({"$gte": EARLIEST} if op == "$lt" else {})}
+                beyond = {**query, sort_field: bound}
                 order = [(sort_field, direction), *by_id]
                 rows += await model.find(beyond).sort(*order).limit(size + 1 - len(rows)).to_list()
     total = await model.find(query).count() if count else None

@@ -27,6 +27,7 @@ from beanie import PydanticObjectId
 from pymongo.errors import BulkWriteError
 
 from channels.base import Outgoing, SendError
+from documents.base import up_to
 from documents.contact import Contact
 from documents.inbox import InboxMessage
 from documents.message import OutboundMessage
@@ -616,13 +617,13 @@ async def dispatch_due(now: datetime | None = None) -> dict[str, int]:
     counts = {"woken": 0, "requeued": 0, "interrupted": 0}
     projection = {"workspace_id": 1, "contact_id": 1}
     due = _contact_sends(
-        await collection.find({"status": "scheduled", "due_at": {"$lte": now}}, projection)
+        await collection.find({"status": "scheduled", "due_at": up_to(now)}, projection)
         .limit(DISPATCH_LIMIT)
         .to_list(None)
     )
     stale = _contact_sends(
         await collection.find(
-            {"status": "queued", "due_at": {"$lte": now - requeue_after}}, projection
+            {"status": "queued", "due_at": up_to(now - requeue_after)}, projection
         )
         .limit(DISPATCH_LIMIT)
         .to_list(None)
@@ -648,7 +649,7 @@ async def dispatch_due(now: datetime | None = None) -> dict[str, int]:
         )
     cutoff = now - lease
     left = _contact_sends(
-        await collection.find({"status": "sending", "claimed_at": {"$lte": cutoff}}, projection)
+        await collection.find({"status": "sending", "claimed_at": up_to(cutoff)}, projection)
         .limit(DISPATCH_LIMIT)
         .to_list(None)
     )
@@ -660,7 +661,7 @@ async def dispatch_due(now: datetime | None = None) -> dict[str, int]:
         {
             "_id": {"$in": [r["_id"] for r in left]},
             "status": "sending",
-            "claimed_at": {"$lte": cutoff},
+            "claimed_at": up_to(cutoff),
         },
         {
             "$set": {

@@ -8,6 +8,8 @@ rule, and SecantusDB's `_try_index_id_keys`):
 - otherwise bare equalities that are exactly an index's leading fields, then at most one
   field using only `$eq/$gt/$gte/$lt/$lte/$in`, which must be the index's next field;
 - a sort follows the index after the equality fields (either direction throughout);
+- a date range bounded only from above has a lower bound too (SecantusDB reads such a
+  range from the index's start, null and missing values included);
 - a partial index counts only when the filter's equalities imply its filter (never `$in`).
 `findAndModify` is refused outright: SecantusDB scans the collection on its write.
 """
@@ -20,6 +22,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pymongo import monitoring
@@ -121,6 +124,11 @@ def problem(filter_: dict, indexes: list[Index], sort: list[tuple[str, int]] = (
             return f"{sorted(ops - RANGE_OPS)} on {ranged[0]!r}: no index serves it"
         if "$in" in ops and len(ops) > 1:
             return f"$in with other operators on {ranged[0]!r}"
+        bounds = filter_[ranged[0]]
+        upper = [v for k, v in bounds.items() if k in ("$lt", "$lte")]
+        if upper and not ops & {"$gt", "$gte"} and isinstance(upper[0], datetime):
+            # SecantusDB scans such a range from the index's start, nulls included.
+            return f"one-sided date range on {ranged[0]!r}: give it a lower bound (up_to)"
     for index in indexes:
         names = index.fields
         if set(names[: len(equal)]) != set(equal):

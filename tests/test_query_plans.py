@@ -328,6 +328,9 @@ def test_rule_follows_the_planners() -> None:
     assert problem({"workspace_id": ws, "segments": "s", "_id": {"$gt": ws}}, idx) is None
     assert problem({"segments": "s", "workspace_id": ws}, idx, [("_id", -1)]) is None
     assert problem({"status": "q", "due_at": {"$lte": 1}}, idx) is None
+    now = datetime.now(UTC)
+    assert problem({"status": "q", "due_at": {"$lte": now}}, idx)  # reads the nulls first
+    assert problem({"status": "q", "due_at": {"$gte": now, "$lte": now}}, idx) is None
     assert problem({"workspace_id": ws, "email": "a@x.io"}, idx) is None  # implies $gt ""
     assert problem({"workspace_id": ws, "email": {"$in": ["a"]}}, idx)  # $in never implies
     assert problem({"workspace_id": ws, "segments": {"$ne": "s"}}, idx)

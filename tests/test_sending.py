@@ -169,9 +169,13 @@ async def test_channel_fallback_follows_address_and_consent(api, services):
     for queued in (first, second):
         row = await settled(queued.message_id)
         assert row.status == "sent" and row.provider == "sandbox" and row.channel == "sms"
-    metrics = (await api.http.get("/metrics")).text
-    sent = re.search(r'reach_sends_total\{channel="sms",status="sent"\} (\d+)', metrics)
-    assert sent and float(sent.group(1)) >= 2
+
+    async def counted():  # the counter is written just after the row's status
+        metrics = (await api.http.get("/metrics")).text
+        sent = re.search(r'reach_sends_total\{channel="sms",status="sent"\} (\d+)', metrics)
+        return sent and float(sent.group(1)) >= 2
+
+    assert await eventually(counted, timeout=30)
 
 
 async def test_push_web_push_webhook_and_in_app(api, services, provider_server):
