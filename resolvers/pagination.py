@@ -84,11 +84,14 @@ async def paginate[T: Document](
                 order = [(sort_field, direction), *by_id]
                 rows += await model.find(beyond).sort(*order).limit(size + 1 - len(rows)).to_list()
     total = await model.find(query).count() if count else None
-    items = rows[:size]
+    return _page(rows[:size], sort_field, len(rows) > size, after, total)
+
+
+def _page(items: list, sort_field: str | None, more: bool, after: str | None, total) -> Page:
     return Page(
         items=items,
         cursors=[encode_cursor(_position(item, sort_field)) for item in items],
-        has_next_page=len(rows) > size,
+        has_next_page=more,
         has_previous_page=after is not None,
         total_count=total,
     )
@@ -121,10 +124,4 @@ async def _id_set_page[T: Document](
     scope = {k: v for k, v in query.items() if k != "_id"}
     docs = {d.id: d for d in await model.find({"_id": {"$in": wanted}, **scope}).to_list()}
     items = [docs[i] for i in wanted[:size] if i in docs]
-    return Page(
-        items=items,
-        cursors=[encode_cursor(_position(item, sort_field)) for item in items],
-        has_next_page=len(wanted) > size,
-        has_previous_page=after is not None,
-        total_count=total,
-    )
+    return _page(items, sort_field, len(wanted) > size, after, total)

@@ -427,9 +427,9 @@ def test_standalone_worker_joins_embedded_serve(tmp_path: Path, spawn) -> None:
 
 
 def test_killed_serve_leaves_no_server_behind_and_keeps_its_data(tmp_path: Path, spawn) -> None:
-    """SIGKILL gives `serve` no chance to stop anything: the kernel stops its embedded
-    servers (they shut down cleanly, so what was written is kept), and the next `serve`
-    on the data dir starts on the same data."""
+    """SIGKILL gives `serve` no chance to stop anything: each embedded server's guard sees
+    serve's end of its pipe close and stops the server cleanly (so what was written is
+    kept), and the next `serve` on the data dir starts on the same data."""
     data_dir = tmp_path / "data"
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
