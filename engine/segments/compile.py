@@ -1,4 +1,9 @@
-"""Rules -> one MongoDB filter over contact documents (the caller adds workspace_id)."""
+"""Rules -> one MongoDB filter over contact documents (the caller adds workspace_id).
+
+Reach evaluates rules in Python (engine.segments.evaluate) on an index-served scope,
+because no planner serves such a filter from an index. This compilation is what the
+agreement tests run on the real database to hold the Python evaluator to MongoDB's
+semantics."""
 
 from __future__ import annotations
 
@@ -152,8 +157,3 @@ def _reachable(channel: str) -> dict[str, Any]:
     else:
         has = {fields[0]: {"$type": "string", "$ne": ""}}
     return {"$and": [has, not_unsubscribed]}
-
-
-def where_filter(where: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
-    """An event's `where` conditions as a filter over stored events (for backfills)."""
-    return {"$and": [property_filter(c, now, event_properties=True) for c in where]}
