@@ -18,7 +18,7 @@ import uuid
 import httpx
 
 from bench.harness import CommandCounter, bench_server
-from resolvers.bootstrap import provision
+from resolvers.accounts.bootstrap import provision
 
 
 async def measure(client: httpx.AsyncClient, counter: CommandCounter, n: int, request):

@@ -40,7 +40,7 @@ from pymongo.errors import BulkWriteError
 from bench.harness import BenchServer, bench_server
 from documents.event import Event
 from engine.messages import parse_message
-from resolvers.bootstrap import provision
+from resolvers.accounts.bootstrap import provision
 
 MAX_TRIPS_PER_EVENT = 2.0
 MIN_RATIO = 0.5

@@ -12,7 +12,7 @@ email (every other one tagged `vip`), and a published 5-node journey
     trigger (api) -> send (email, sandbox provider) -> wait (--wait-seconds)
                   -> branch (tag vip / default) -> exit
 
-Measured, journey: every contact enrolled through `journey_runner.enroll_by_id` (the API
+Measured, journey: every contact enrolled through `enroll.enroll_by_id` (the API
 trigger's runner function, --enrollers at a time), which queues a `journey_step` message
 per run; the worker's actors step the runs through the graph and deliver the sends
 (`send_message`). A wait of 0 s lets a run straight through; with --wait-seconds > 0 every
@@ -38,7 +38,7 @@ database every 0.2 s.
 On the embedded engine every insert or update of a document covered by a unique compound
 index scans the collection (enrollments, outbound messages, events, contacts), so the
 journey's time grows with the square of --contacts while the baseline's does not: compare
-ratios at one size. `--lease-seconds` replaces journey_runner.LEASE for the run, to see
+ratios at one size. `--lease-seconds` replaces step.LEASE for the run, to see
 what re-sent step messages cost.
 """
 
@@ -68,16 +68,13 @@ from documents.message import OutboundMessage
 from engine.access import Permission
 from engine.identity import identity_keys
 from reach import scheduler
-from resolvers import (
-    campaign_runs,
-    journey_runner,
-    journeys,
-    membership,
-    reactions,
-    sending,
-)
-from resolvers.bootstrap import provision
-from resolvers.context import Principal, RequestContext
+from resolvers.accounts.bootstrap import provision
+from resolvers.campaigns import runs as campaign_runs
+from resolvers.core.context import Principal, RequestContext
+from resolvers.journeys import define, enroll, lifecycle, step, wakeups
+from resolvers.messaging import deliver, dispatch
+from resolvers.reactions import dispatch as reaction_dispatch
+from resolvers.segments import recompute
 from workers import broker as broker_setup
 from workers import loop
 
@@ -166,15 +163,13 @@ def labelled(name: str, fn: Callable, noop: Callable[[Any], bool] | None = None)
 def install_labels() -> None:
     """Wrap what the actors call (looked up as module attributes at call time by
     workers.actors), so their commands and calls are attributed to their job."""
-    journey_runner.step = labelled("journey_step", journey_runner.step, lambda r: r == 0)
-    journey_runner.run_wakeups = labelled("journey_wakeups", journey_runner.run_wakeups)
-    journey_runner.run_date_triggers = labelled(
-        "journey_date_triggers", journey_runner.run_date_triggers
-    )
-    sending.deliver = labelled("send_message", sending.deliver, lambda r: r == "noop")
-    sending.dispatch_due = labelled("dispatch_due", sending.dispatch_due)
-    reactions.react = labelled("react_to_events", reactions.react)
-    membership.refresh_time_windows = labelled("refresh_segments", membership.refresh_time_windows)
+    step.step = labelled("journey_step", step.step, lambda r: r == 0)
+    wakeups.run_wakeups = labelled("journey_wakeups", wakeups.run_wakeups)
+    wakeups.run_date_triggers = labelled("journey_date_triggers", wakeups.run_date_triggers)
+    deliver.deliver = labelled("send_message", deliver.deliver, lambda r: r == "noop")
+    dispatch.dispatch_due = labelled("dispatch_due", dispatch.dispatch_due)
+    reaction_dispatch.react = labelled("react_to_events", reaction_dispatch.react)
+    recompute.refresh_time_windows = labelled("refresh_segments", recompute.refresh_time_windows)
     campaign_runs.tick = labelled("campaign_tick", campaign_runs.tick)
 
 
@@ -371,7 +366,7 @@ async def run_journey(
             while not queue.empty():
                 cid = queue.get_nowait()
                 try:
-                    run = await journey_runner.enroll_by_id(str(wid), journey_id, cid, {"b": 1})
+                    run = await enroll.enroll_by_id(str(wid), journey_id, cid, {"b": 1})
                 except AutoReconnect:
                     # The driver dropped its connections (a server stalled past the
                     # heartbeat): the run may be stored without its step message, which
@@ -404,7 +399,7 @@ async def run_journey(
     try:
         for cid in interrupted:  # stored before the interruption, or enrolled again now
             stored = await runs.count_documents({**scope, "contact_id": PydanticObjectId(cid)})
-            again = stored or await journey_runner.enroll_by_id(str(wid), journey_id, cid)
+            again = stored or await enroll.enroll_by_id(str(wid), journey_id, cid)
             if again is None:
                 refused.append(cid)
     finally:
@@ -510,7 +505,7 @@ def report(
     phase = journey.phase
     print(
         f"\n{contacts} contacts, 5-node journey (wait {wait} s), {threads} worker threads, "
-        f"step lease {journey_runner.LEASE.total_seconds():g} s, engine: {engine}"
+        f"step lease {step.LEASE.total_seconds():g} s, engine: {engine}"
     )
     print(f"  {'':42} {'steps/s':>8} {'steps':>7} {'seconds':>8} {'mongo cmds/step':>16}")
     for p in (phase, baseline):
@@ -583,7 +578,7 @@ async def main(
     contacts: int, threads: int, enrollers: int, wait: int, lease: int | None, timeout: float
 ) -> int:
     if lease is not None:  # an experiment: the runner's lease, as if it were configured so
-        journey_runner.LEASE = timedelta(seconds=lease)
+        step.LEASE = timedelta(seconds=lease)
     listener = JobCommands()
     monitoring.register(listener)  # the harness's client is created after this
     install_labels()
@@ -603,9 +598,9 @@ async def main(
             )
         )
         contact_ids = await make_contacts(wid, contacts)
-        created, problems = await journeys.create_journey(ctx, journey_graph(wait))
+        created, problems = await define.create_journey(ctx, journey_graph(wait))
         assert not problems, problems
-        journey = await journeys.publish_journey(ctx, str(created.id))
+        journey = await lifecycle.publish_journey(ctx, str(created.id))
         collection, document_ids = await baseline_documents(bench, wid, contacts)
         _baseline.update(collection=collection, workspace_id=wid)
 
@@ -644,7 +639,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--lease-seconds",
         type=int,
-        help="replace journey_runner.LEASE (how long a run handed to a step message is left "
+        help="replace step.LEASE (how long a run handed to a step message is left "
         "alone before the wake-up sweep sends another) for this run",
     )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per phase at most")

@@ -49,8 +49,8 @@ from beanie import PydanticObjectId
 
 from bench.harness import bench_server
 from documents.segment import Segment
-from resolvers import membership
-from resolvers.bootstrap import provision
+from resolvers.accounts.bootstrap import provision
+from resolvers.segments import membership, transitions
 
 CITIES = ["Lisbon", "Oslo", "Austin", "Mumbai"]
 PLANS = ["free", "plus", "pro"]
@@ -175,13 +175,16 @@ class Probe:
         membership.is_member = counting_is_member
         membership.reevaluate = recording_reevaluate
 
-    def _classify(self, changed: dict, done: membership.Transitions) -> None:
+    def _classify(self, changed: dict, done: transitions.Transitions) -> None:
         """An evaluation is relevant when the segment reads something that changed on
         the contact: an ingested change or one of its transitions (later rounds)."""
         what: dict[str, set[tuple[str, str]]] = defaultdict(set)
         for cid, refs in changed.items():
             what[str(cid)] |= set(refs)
-        for moves, event in ((done.entered, membership.ENTERED), (done.exited, membership.EXITED)):
+        for moves, event in (
+            (done.entered, transitions.ENTERED),
+            (done.exited, transitions.EXITED),
+        ):
             for sid, contact_ids in moves.items():
                 for cid in contact_ids:
                     what[str(cid)] |= {("segment", sid), ("event", event)}

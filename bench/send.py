@@ -45,8 +45,8 @@ from documents.contact import Contact
 from documents.message import OutboundMessage
 from documents.segment import Segment
 from engine.identity import identity_keys
-from resolvers import jobs
-from resolvers.bootstrap import provision
+from resolvers.accounts.bootstrap import provision
+from resolvers.core import jobs
 
 CREATE_CAMPAIGN = """mutation($input: CampaignInput!) {
   createCampaign(input: $input) { campaign { id } userErrors { field message } } }"""

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from engine.errors import DomainError, InvalidInput
-from resolvers import auth, members
+from resolvers.accounts import auth, users
 
 
 async def _json_body(request: Request, fields: dict[str, bool]) -> dict[str, Any]:
@@ -61,7 +61,7 @@ async def login(request: Request) -> JSONResponse:
 async def accept_invitation(request: Request) -> JSONResponse:
     try:
         body = await _json_body(request, {"token": True, "password": True, "name": False})
-        session = await members.accept_invitation(
+        session = await users.accept_invitation(
             body["token"], body.get("name") or "", body["password"]
         )
     except DomainError as error:

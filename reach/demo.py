@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from reach.settings import Settings
-from resolvers import bootstrap
+from resolvers.accounts import bootstrap
 
 
 async def ensure_demo(settings: Settings) -> Path | None:

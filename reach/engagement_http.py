@@ -14,7 +14,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from engine.errors import DomainError, Forbidden, NotFound
-from resolvers import engagement, runtime
+from resolvers.core import runtime
+from resolvers.messaging import engagement
 
 log = logging.getLogger("reach.engagement")
 

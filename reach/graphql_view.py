@@ -11,8 +11,8 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from engine.errors import DomainError
-from resolvers.auth import authenticate, parse_authorization
-from resolvers.context import Principal, RequestContext
+from resolvers.accounts.auth import authenticate, parse_authorization
+from resolvers.core.context import Principal, RequestContext
 from schema.context import GraphQLContext
 
 

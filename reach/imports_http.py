@@ -29,9 +29,9 @@ from starlette.routing import Route
 
 from engine.csv_mapping import MAX_FILE_BYTES
 from engine.errors import DomainError, Forbidden
-from resolvers import imports, segments
-from resolvers.auth import authenticate, parse_authorization
-from resolvers.context import RequestContext
+from resolvers.accounts.auth import authenticate, parse_authorization
+from resolvers.contacts import csv_export, csv_import
+from resolvers.core.context import RequestContext
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "TOO_LARGE": 413}
@@ -113,7 +113,7 @@ async def import_contacts(request: Request) -> JSONResponse:
     try:
         ctx = await _caller(request)
         upload = await _upload(request)
-        job = await imports.start_import(ctx, upload.filename, upload.content, upload.mapping)
+        job = await csv_import.start_import(ctx, upload.filename, upload.content, upload.mapping)
     except BadRequest as error:
         return _error(error.status, error.message, field=error.field)
     except DomainError as error:
@@ -131,7 +131,7 @@ async def export_contacts(request: Request) -> StreamingResponse | JSONResponse:
     params = request.query_params
     try:
         ctx = await _caller(request)
-        chunks = await imports.export_contacts(
+        chunks = await csv_export.export_contacts(
             ctx,
             search=params.get("search") or None,
             segment_id=params.get("segmentId") or None,
@@ -159,7 +159,7 @@ async def export_segment(request: Request) -> StreamingResponse | JSONResponse:
     """GET /v1/export/segments/{id}: the segment's members as text/csv."""
     try:
         ctx = await _caller(request)
-        chunks = await segments.export_members(ctx, request.path_params["segment_id"])
+        chunks = await csv_export.export_members(ctx, request.path_params["segment_id"])
     except DomainError as error:
         return _domain_error(error)
     return _csv_download(chunks, "segment")

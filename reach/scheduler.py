@@ -20,7 +20,7 @@ import time
 
 from redis.asyncio import Redis
 
-from resolvers import jobs
+from resolvers.core import jobs
 
 log = logging.getLogger("reach.scheduler")
 

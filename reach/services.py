@@ -13,9 +13,9 @@ from redis.asyncio import Redis
 
 from channels import transport
 from documents import db
-from reach import scheduler
+from reach import scheduler, wiring
 from reach.settings import Settings
-from resolvers import runtime
+from resolvers.core import runtime
 from workers import broker as broker_setup
 from workers import loop
 
@@ -73,6 +73,7 @@ async def open_services(
             send_lease_seconds=settings.send_lease_seconds,
         )
     )
+    wiring.wire()
     loop.bind(asyncio.get_running_loop())
     services = Services(settings, mongo, redis, broker)
     if run_worker:

@@ -13,8 +13,8 @@ from starlette.routing import Route
 
 from engine.errors import DomainError
 from engine.messages import MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES
-from resolvers import ingest
-from resolvers.auth import authenticate_tracking
+from resolvers.accounts.auth import authenticate_tracking
+from resolvers.events import ingest
 
 SINGLE_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 

@@ -37,8 +37,8 @@ from engine.errors import DomainError
 from engine.messages import MAX_BATCH_BYTES
 from engine.shopify import TOPIC, order_message
 from reach.tracking import BadRequest, _auth_error, _error, _read_json
-from resolvers import ingest
-from resolvers.auth import authenticate_tracking
+from resolvers.accounts.auth import authenticate_tracking
+from resolvers.events import ingest
 
 SOURCE = "shopify"
 

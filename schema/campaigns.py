@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers import campaigns
+from resolvers.campaigns import define, lifecycle
 from schema.errors import UserError, attempt
 from schema.pagination import Connection, connection
 
@@ -266,7 +266,7 @@ class Campaign:
 
     @strawberry.field(description="Counted from the campaign's messages (one run, or all).")
     async def analytics(self, info: strawberry.Info, run: int | None = None) -> CampaignAnalytics:
-        result = await campaigns.campaign_analytics_of(info.context.caller(), self.doc, run)
+        result = await define.campaign_analytics_of(info.context.caller(), self.doc, run)
         return CampaignAnalytics(
             totals=CampaignNumbers.of(result.totals),
             variants=[
@@ -526,14 +526,14 @@ class CampaignQueries:
         after: str | None = None,
         status: CampaignStatus | None = None,
     ) -> Connection[Campaign]:
-        page = await campaigns.list_campaigns(
+        page = await define.list_campaigns(
             _ctx(info), first, after, status.value if status else None
         )
         return connection(page, Campaign.of)
 
     @strawberry.field
     async def campaign(self, info: strawberry.Info, id: strawberry.ID) -> Campaign | None:
-        doc = await campaigns.get_campaign(_ctx(info), id)
+        doc = await define.get_campaign(_ctx(info), id)
         return Campaign.of(doc) if doc else None
 
     @strawberry.field(description="Simple mode: the business goals a campaign can start from.")
@@ -547,7 +547,7 @@ class CampaignQueries:
                 starter=g.starter,
                 conversion_event=g.conversion_event,
             )
-            for g in campaigns.goal_catalogue()
+            for g in define.goal_catalogue()
         ]
 
 
@@ -555,7 +555,7 @@ class CampaignQueries:
 class CampaignMutations:
     @strawberry.mutation(description="A draft campaign (advanced mode: the full definition).")
     async def create_campaign(self, info: strawberry.Info, input: CampaignInput) -> CampaignPayload:
-        return await _payload(campaigns.create_campaign(_ctx(info), _data(input)))
+        return await _payload(define.create_campaign(_ctx(info), _data(input)))
 
     @strawberry.mutation(
         description="Simple mode: a draft from a goal's starter message and suggested segment."
@@ -567,59 +567,59 @@ class CampaignMutations:
         name: str | None = None,
         segment_id: strawberry.ID | None = None,
     ) -> CampaignPayload:
-        return await _payload(campaigns.create_from_goal(_ctx(info), goal, name, segment_id))
+        return await _payload(define.create_from_goal(_ctx(info), goal, name, segment_id))
 
     @strawberry.mutation(description="Change a draft (other statuses: CAMPAIGN_LOCKED).")
     async def update_campaign(
         self, info: strawberry.Info, id: strawberry.ID, input: CampaignInput
     ) -> CampaignPayload:
-        return await _payload(campaigns.update_campaign(_ctx(info), id, _data(input)))
+        return await _payload(define.update_campaign(_ctx(info), id, _data(input)))
 
     @strawberry.mutation(description="A new draft with the same definition.")
     async def duplicate_campaign(
         self, info: strawberry.Info, id: strawberry.ID, name: str | None = None
     ) -> CampaignPayload:
-        return await _payload(campaigns.duplicate_campaign(_ctx(info), id, name))
+        return await _payload(define.duplicate_campaign(_ctx(info), id, name))
 
     @strawberry.mutation(description="Validate and schedule (or start now); every problem back.")
     async def schedule_campaign(self, info: strawberry.Info, id: strawberry.ID) -> CampaignPayload:
-        return await _payload(campaigns.schedule_campaign(_ctx(info), id))
+        return await _payload(lifecycle.schedule_campaign(_ctx(info), id))
 
     @strawberry.mutation(description="Ask an approver to sign off (approval-required workspaces).")
     async def request_campaign_approval(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> CampaignPayload:
-        return await _payload(campaigns.request_approval(_ctx(info), id))
+        return await _payload(lifecycle.request_approval(_ctx(info), id))
 
     @strawberry.mutation(description="Approvers: sign off and schedule a pending campaign.")
     async def approve_campaign(
         self, info: strawberry.Info, id: strawberry.ID, comment: str | None = None
     ) -> CampaignPayload:
-        return await _payload(campaigns.approve_campaign(_ctx(info), id, comment))
+        return await _payload(lifecycle.approve_campaign(_ctx(info), id, comment))
 
     @strawberry.mutation(description="Approvers: return a pending campaign to draft, saying why.")
     async def reject_campaign(
         self, info: strawberry.Info, id: strawberry.ID, comment: str
     ) -> CampaignPayload:
-        return await _payload(campaigns.reject_campaign(_ctx(info), id, comment))
+        return await _payload(lifecycle.reject_campaign(_ctx(info), id, comment))
 
     @strawberry.mutation(description="Hold unsent messages and stop the fan-out.")
     async def pause_campaign(self, info: strawberry.Info, id: strawberry.ID) -> CampaignPayload:
-        return await _payload(campaigns.pause_campaign(_ctx(info), id))
+        return await _payload(lifecycle.pause_campaign(_ctx(info), id))
 
     @strawberry.mutation(description="Continue where the pause stopped; nothing is sent twice.")
     async def resume_campaign(self, info: strawberry.Info, id: strawberry.ID) -> CampaignPayload:
-        return await _payload(campaigns.resume_campaign(_ctx(info), id))
+        return await _payload(lifecycle.resume_campaign(_ctx(info), id))
 
     @strawberry.mutation(description="Stop for good; unsent messages are skipped.")
     async def cancel_campaign(self, info: strawberry.Info, id: strawberry.ID) -> CampaignPayload:
-        return await _payload(campaigns.cancel_campaign(_ctx(info), id))
+        return await _payload(lifecycle.cancel_campaign(_ctx(info), id))
 
     @strawberry.mutation(description="Delete a draft.")
     async def delete_campaign(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> DeleteCampaignPayload:
-        deleted, errors = await attempt(campaigns.delete_campaign(_ctx(info), id))
+        deleted, errors = await attempt(define.delete_campaign(_ctx(info), id))
         return DeleteCampaignPayload(
             deleted_campaign_id=strawberry.ID(deleted) if deleted else None, user_errors=errors
         )
@@ -631,7 +631,7 @@ class CampaignSubscriptions:
     async def campaign_progress(
         self, info: strawberry.Info, campaign_id: strawberry.ID
     ) -> AsyncGenerator[CampaignProgress]:
-        async for p in campaigns.watch_progress(_ctx(info), campaign_id):
+        async for p in define.watch_progress(_ctx(info), campaign_id):
             yield CampaignProgress(
                 campaign_id=strawberry.ID(p.campaign_id),
                 status=CampaignStatus(p.status),

@@ -10,7 +10,9 @@ import strawberry
 from strawberry.scalars import JSON
 
 from engine.stats import unescape_key
-from resolvers import contacts, ingest
+from resolvers.accounts import custom_fields as account_custom_fields
+from resolvers.contacts import edit, read
+from resolvers.events import ingest
 from schema.errors import UserError, attempt
 from schema.pagination import Connection, connection
 
@@ -152,7 +154,7 @@ class Contact:
         after: str | None = None,
         name: str | None = None,
     ) -> Connection[Event]:
-        page = await contacts.list_events(info.context.caller(), self.doc, first, after, name)
+        page = await read.list_events(info.context.caller(), self.doc, first, after, name)
         return connection(page, Event.of)
 
     @staticmethod
@@ -315,7 +317,7 @@ class ContactQueries:
         location_id: strawberry.ID | None = None,
         order_by: ContactOrder = ContactOrder.NEWEST,
     ) -> Connection[Contact]:
-        page = await contacts.list_contacts(
+        page = await read.list_contacts(
             info.context.caller(),
             first,
             after,
@@ -329,12 +331,12 @@ class ContactQueries:
 
     @strawberry.field(description="A contact; a merged-away id finds the contact it joined.")
     async def contact(self, info: strawberry.Info, id: strawberry.ID) -> Contact | None:
-        doc = await contacts.get_contact(info.context.caller(), id)
+        doc = await read.get_contact(info.context.caller(), id)
         return Contact.of(doc) if doc else None
 
     @strawberry.field
     async def custom_fields(self, info: strawberry.Info) -> list[CustomField]:
-        rows = await contacts.list_custom_fields(info.context.caller())
+        rows = await account_custom_fields.list_custom_fields(info.context.caller())
         return [CustomField(key=r.key, type=FieldType(r.type), label=r.label) for r in rows]
 
 
@@ -343,7 +345,7 @@ class ContactMutations:
     @strawberry.mutation
     async def create_contact(self, info: strawberry.Info, input: ContactInput) -> ContactPayload:
         ctx = info.context.caller()
-        return _contact_payload(await attempt(contacts.create_contact(ctx, _data(input)), "input."))
+        return _contact_payload(await attempt(edit.create_contact(ctx, _data(input)), "input."))
 
     @strawberry.mutation
     async def update_contact(
@@ -351,21 +353,21 @@ class ContactMutations:
     ) -> ContactPayload:
         data = {k: v for k, v in _data(input).items() if v is not None or k == "location_id"}
         ctx = info.context.caller()
-        return _contact_payload(await attempt(contacts.update_contact(ctx, id, data), "input."))
+        return _contact_payload(await attempt(edit.update_contact(ctx, id, data), "input."))
 
     @strawberry.mutation
     async def tag_contact(
         self, info: strawberry.Info, id: strawberry.ID, tags: list[str]
     ) -> ContactPayload:
         ctx = info.context.caller()
-        return _contact_payload(await attempt(contacts.tag_contact(ctx, id, tags, add=True)))
+        return _contact_payload(await attempt(edit.tag_contact(ctx, id, tags, add=True)))
 
     @strawberry.mutation
     async def untag_contact(
         self, info: strawberry.Info, id: strawberry.ID, tags: list[str]
     ) -> ContactPayload:
         ctx = info.context.caller()
-        return _contact_payload(await attempt(contacts.tag_contact(ctx, id, tags, add=False)))
+        return _contact_payload(await attempt(edit.tag_contact(ctx, id, tags, add=False)))
 
     @strawberry.mutation(description="Record a consent decision for one channel.")
     async def set_contact_consent(
@@ -377,7 +379,7 @@ class ContactMutations:
         source: str = "dashboard",
     ) -> ContactPayload:
         ctx = info.context.caller()
-        work = contacts.set_consent(ctx, id, channel.value, status.value, source)
+        work = edit.set_consent(ctx, id, channel.value, status.value, source)
         return _contact_payload(await attempt(work))
 
     @strawberry.mutation(description="Unsubscribe a contact from one channel.")
@@ -385,14 +387,14 @@ class ContactMutations:
         self, info: strawberry.Info, id: strawberry.ID, channel: Channel, source: str = "dashboard"
     ) -> ContactPayload:
         ctx = info.context.caller()
-        work = contacts.set_consent(ctx, id, channel.value, "unsubscribed", source)
+        work = edit.set_consent(ctx, id, channel.value, "unsubscribed", source)
         return _contact_payload(await attempt(work))
 
     @strawberry.mutation(description="GDPR erasure of a contact and its events (audited).")
     async def delete_contact(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> DeleteContactPayload:
-        deleted, errors = await attempt(contacts.delete_contact(info.context.caller(), id))
+        deleted, errors = await attempt(edit.delete_contact(info.context.caller(), id))
         return DeleteContactPayload(
             deleted_contact_id=strawberry.ID(deleted) if deleted else None, user_errors=errors
         )
@@ -402,14 +404,16 @@ class ContactMutations:
         self, info: strawberry.Info, key: str, type: FieldType, label: str = ""
     ) -> CustomFieldPayload:
         row, errors = await attempt(
-            contacts.define_custom_field(info.context.caller(), key, type.value, label)
+            account_custom_fields.define_custom_field(info.context.caller(), key, type.value, label)
         )
         field = CustomField(key=row.key, type=FieldType(row.type), label=row.label) if row else None
         return CustomFieldPayload(custom_field=field, user_errors=errors)
 
     @strawberry.mutation
     async def delete_custom_field(self, info: strawberry.Info, key: str) -> CustomFieldPayload:
-        _, errors = await attempt(contacts.delete_custom_field(info.context.caller(), key))
+        _, errors = await attempt(
+            account_custom_fields.delete_custom_field(info.context.caller(), key)
+        )
         return CustomFieldPayload(user_errors=errors)
 
     @strawberry.mutation(

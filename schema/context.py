@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from resolvers.context import RequestContext
+from resolvers.core.context import RequestContext
 
 
 @dataclass

@@ -15,7 +15,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 
-from resolvers import imports
+from resolvers.contacts import csv_import
 from schema.errors import UserError, attempt
 
 
@@ -94,7 +94,7 @@ class ImportContactsPayload:
 class ImportQueries:
     @strawberry.field(description="A CSV import of this workspace.")
     async def import_job(self, info: strawberry.Info, id: strawberry.ID) -> ImportJob | None:
-        doc = await imports.get_import(info.context.caller(), id)
+        doc = await csv_import.get_import(info.context.caller(), id)
         return ImportJob.of(doc) if doc else None
 
 
@@ -119,7 +119,7 @@ class ImportMutations:
         ] = None,
     ) -> ImportContactsPayload:
         doc, errors = await attempt(
-            imports.start_import(info.context.caller(), filename, csv, mapping)
+            csv_import.start_import(info.context.caller(), filename, csv, mapping)
         )
         return ImportContactsPayload(
             import_job=ImportJob.of(doc) if doc else None, user_errors=errors
@@ -138,7 +138,7 @@ class ImportMutations:
         content = await file.read()
         filename = getattr(file, "filename", None)
         doc, errors = await attempt(
-            imports.start_import(info.context.caller(), filename, content, mapping)
+            csv_import.start_import(info.context.caller(), filename, content, mapping)
         )
         return ImportContactsPayload(
             import_job=ImportJob.of(doc) if doc else None, user_errors=errors
@@ -151,5 +151,5 @@ class ImportSubscriptions:
     async def import_progress(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> AsyncGenerator[ImportJob]:
-        async for doc in imports.watch_import(info.context.caller(), id):
+        async for doc in csv_import.watch_import(info.context.caller(), id):
             yield ImportJob.of(doc)

@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers import journeys
+from resolvers.journeys import define, lifecycle
 from schema.errors import UserError, attempt, user_error
 from schema.pagination import Connection, connection
 
@@ -388,12 +388,12 @@ class Journey:
 
     @strawberry.field(description="What would stop publishing it as saved now.")
     async def problems(self, info: strawberry.Info) -> list[UserError]:
-        found = await journeys.journey_problems(_ctx(info), self.doc)
+        found = await define.journey_problems(_ctx(info), self.doc)
         return [UserError(field=e.field, message=e.message, code=e.code) for e in found]
 
     @strawberry.field
     async def analytics(self, info: strawberry.Info) -> JourneyAnalytics:
-        data = await journeys.journey_analytics(_ctx(info), self.doc)
+        data = await define.journey_analytics(_ctx(info), self.doc)
         entered = data["entered"]
         return JourneyAnalytics(
             entered=entered,
@@ -417,7 +417,7 @@ class Journey:
         after: str | None = None,
         status: EnrollmentStatus | None = None,
     ) -> Connection[JourneyEnrollment]:
-        page = await journeys.list_enrollments(
+        page = await define.list_enrollments(
             _ctx(info), str(self.id), first, after, status.value if status else None
         )
         return connection(page, JourneyEnrollment.of)
@@ -585,7 +585,7 @@ def _payload(result: tuple[Any, list[UserError]]) -> JourneyPayload:
 class JourneyQueries:
     @strawberry.field
     async def journey(self, info: strawberry.Info, id: strawberry.ID) -> Journey | None:
-        doc = await journeys.get_journey(_ctx(info), id)
+        doc = await define.get_journey(_ctx(info), id)
         return Journey.of(doc) if doc else None
 
     @strawberry.field
@@ -596,7 +596,7 @@ class JourneyQueries:
         after: str | None = None,
         status: JourneyStatus | None = None,
     ) -> Connection[Journey]:
-        page = await journeys.list_journeys(
+        page = await define.list_journeys(
             _ctx(info), first, after, status.value if status else None
         )
         return connection(page, Journey.of)
@@ -611,7 +611,7 @@ class JourneyQueries:
         status: EnrollmentStatus | None = None,
         contact_id: strawberry.ID | None = None,
     ) -> Connection[JourneyEnrollment]:
-        page = await journeys.list_enrollments(
+        page = await define.list_enrollments(
             _ctx(info),
             journey_id,
             first,
@@ -626,7 +626,7 @@ class JourneyQueries:
 class JourneyMutations:
     @strawberry.mutation(description="A draft journey; the whole graph in one call.")
     async def create_journey(self, info: strawberry.Info, input: JourneyInput) -> JourneyPayload:
-        return _payload(await attempt(journeys.create_journey(_ctx(info), _data(input))))
+        return _payload(await attempt(define.create_journey(_ctx(info), _data(input))))
 
     @strawberry.mutation(
         description="Replace a journey's graph (and name, settings). A live journey's edit "
@@ -635,7 +635,7 @@ class JourneyMutations:
     async def save_journey(
         self, info: strawberry.Info, id: strawberry.ID, input: JourneyInput
     ) -> JourneyPayload:
-        return _payload(await attempt(journeys.save_journey(_ctx(info), id, _data(input))))
+        return _payload(await attempt(define.save_journey(_ctx(info), id, _data(input))))
 
     @strawberry.mutation(description="Every problem publishing would find (nothing is saved).")
     async def validate_journey(
@@ -645,31 +645,31 @@ class JourneyMutations:
         input: JourneyInput | None = None,
     ) -> ValidateJourneyPayload:
         data = _data(input) if input is not None else None
-        found, errors = await attempt(journeys.validate_journey(_ctx(info), id, data))
+        found, errors = await attempt(define.validate_journey(_ctx(info), id, data))
         errors = errors or _errors(found or [])
         return ValidateJourneyPayload(valid=not errors, user_errors=errors)
 
     @strawberry.mutation(description="Validate, freeze a version and start taking contacts.")
     async def publish_journey(self, info: strawberry.Info, id: strawberry.ID) -> JourneyPayload:
-        return _payload(await attempt(journeys.publish_journey(_ctx(info), id)))
+        return _payload(await attempt(lifecycle.publish_journey(_ctx(info), id)))
 
     @strawberry.mutation(description="No new runs, no steps; every run keeps its place.")
     async def pause_journey(self, info: strawberry.Info, id: strawberry.ID) -> JourneyPayload:
-        return _payload(await attempt(journeys.pause_journey(_ctx(info), id)))
+        return _payload(await attempt(lifecycle.pause_journey(_ctx(info), id)))
 
     @strawberry.mutation(description="Continue a paused journey where every run was.")
     async def resume_journey(self, info: strawberry.Info, id: strawberry.ID) -> JourneyPayload:
-        return _payload(await attempt(journeys.resume_journey(_ctx(info), id)))
+        return _payload(await attempt(lifecycle.resume_journey(_ctx(info), id)))
 
     @strawberry.mutation(description="Complete a journey: no new runs; runs inside end.")
     async def archive_journey(self, info: strawberry.Info, id: strawberry.ID) -> JourneyPayload:
-        return _payload(await attempt(journeys.archive_journey(_ctx(info), id)))
+        return _payload(await attempt(lifecycle.archive_journey(_ctx(info), id)))
 
     @strawberry.mutation(description="Delete a draft or archived journey with its runs.")
     async def delete_journey(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> DeleteJourneyPayload:
-        deleted, errors = await attempt(journeys.delete_journey(_ctx(info), id))
+        deleted, errors = await attempt(define.delete_journey(_ctx(info), id))
         return DeleteJourneyPayload(
             deleted_journey_id=strawberry.ID(deleted) if deleted else None, user_errors=errors
         )
@@ -682,7 +682,7 @@ class JourneyMutations:
         contact_id: strawberry.ID,
         data: JSON | None = None,
     ) -> EnrollmentPayload:
-        work = journeys.enroll_contact(_ctx(info), journey_id, contact_id, data)
+        work = lifecycle.enroll_contact(_ctx(info), journey_id, contact_id, data)
         doc, errors = await attempt(work)
         return EnrollmentPayload(
             enrollment=JourneyEnrollment.of(doc) if doc else None, user_errors=errors

@@ -10,15 +10,8 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers import (
-    channel_settings,
-    devices,
-    engagement,
-    inbox,
-    message_log,
-    sending_rules,
-    templates,
-)
+from resolvers.contacts import devices
+from resolvers.messaging import engagement, inbox, message_log, providers, sending_rules, templates
 from schema.contacts import Contact
 from schema.errors import UserError, attempt
 from schema.pagination import Connection, connection
@@ -49,7 +42,7 @@ class ChannelConfig:
             provider=row.provider,
             location_id=_id(row.location_id),
             settings=row.settings,
-            secret_fields=channel_settings.secret_names(row),
+            secret_fields=providers.secret_names(row),
             enabled=row.enabled,
             updated_at=row.updated_at,
         )
@@ -246,7 +239,7 @@ class ContactDevicePayload:
 class MessagingQueries:
     @strawberry.field(description="Providers configured per channel (and per outlet).")
     async def channel_configs(self, info: strawberry.Info) -> list[ChannelConfig]:
-        rows = await channel_settings.list_configs(info.context.caller())
+        rows = await providers.list_configs(info.context.caller())
         return [ChannelConfig.of(r) for r in rows]
 
     @strawberry.field
@@ -328,7 +321,7 @@ class MessagingMutations:
         location_id: strawberry.ID | None = None,
         enabled: bool = True,
     ) -> ChannelConfigPayload:
-        work = channel_settings.configure(
+        work = providers.configure(
             info.context.caller(), channel, provider, config, location_id, enabled
         )
         row, errors = await attempt(work)
@@ -340,7 +333,7 @@ class MessagingMutations:
     async def remove_channel_config(
         self, info: strawberry.Info, channel: str, location_id: strawberry.ID | None = None
     ) -> RemovePayload:
-        work = channel_settings.remove(info.context.caller(), channel, location_id)
+        work = providers.remove(info.context.caller(), channel, location_id)
         removed, errors = await attempt(work)
         return RemovePayload(removed=bool(removed), user_errors=errors)
 

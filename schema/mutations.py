@@ -6,7 +6,15 @@ from datetime import datetime
 
 import strawberry
 
-from resolvers import auth, keys, locations, members, organizations, properties, workspaces
+from resolvers.accounts import (
+    agencies,
+    api_keys,
+    auth,
+    locations,
+    sdk_properties,
+    users,
+    workspaces,
+)
 from schema.campaigns import CampaignMutations
 from schema.contacts import ContactMutations
 from schema.errors import UserError, attempt
@@ -175,7 +183,7 @@ class Mutation(
         self, info: strawberry.Info, input: CreatePropertyInput
     ) -> PropertyPayload:
         doc, errors = await attempt(
-            properties.create_property(
+            sdk_properties.create_property(
                 _ctx(info), input.name, input.platform.value, input.location_id
             ),
             "input.",
@@ -186,7 +194,7 @@ class Mutation(
     async def rename_property(
         self, info: strawberry.Info, id: strawberry.ID, name: str
     ) -> PropertyPayload:
-        doc, errors = await attempt(properties.rename_property(_ctx(info), id, name))
+        doc, errors = await attempt(sdk_properties.rename_property(_ctx(info), id, name))
         return PropertyPayload(property=Property.of(doc) if doc else None, user_errors=errors)
 
     @strawberry.mutation(description="Issue a secret API key; the key is shown once.")
@@ -194,7 +202,7 @@ class Mutation(
         self, info: strawberry.Info, input: IssueApiKeyInput
     ) -> IssueApiKeyPayload:
         result, errors = await attempt(
-            keys.issue_secret_key(_ctx(info), input.name, input.scopes), "input."
+            api_keys.issue_secret_key(_ctx(info), input.name, input.scopes), "input."
         )
         if result is None:
             return IssueApiKeyPayload(user_errors=errors)
@@ -205,7 +213,7 @@ class Mutation(
     async def issue_write_key(
         self, info: strawberry.Info, property_id: strawberry.ID, name: str
     ) -> IssueApiKeyPayload:
-        result, errors = await attempt(keys.issue_write_key(_ctx(info), property_id, name))
+        result, errors = await attempt(api_keys.issue_write_key(_ctx(info), property_id, name))
         if result is None:
             return IssueApiKeyPayload(user_errors=errors)
         doc, plaintext = result
@@ -213,12 +221,12 @@ class Mutation(
 
     @strawberry.mutation
     async def revoke_api_key(self, info: strawberry.Info, id: strawberry.ID) -> ApiKeyPayload:
-        doc, errors = await attempt(keys.revoke_key(_ctx(info), id))
+        doc, errors = await attempt(api_keys.revoke_key(_ctx(info), id))
         return ApiKeyPayload(api_key=ApiKey.of(doc) if doc else None, user_errors=errors)
 
     @strawberry.mutation(description="Invite someone to this organization; emails the link.")
     async def invite_user(self, info: strawberry.Info, email: str, role: Role) -> InviteUserPayload:
-        result, errors = await attempt(members.invite_user(_ctx(info), email, role.value))
+        result, errors = await attempt(users.invite_user(_ctx(info), email, role.value))
         if result is None:
             return InviteUserPayload(user_errors=errors)
         invitation, url = result
@@ -249,16 +257,12 @@ class Mutation(
     async def grant_agency_access(
         self, info: strawberry.Info, agency_organization_id: strawberry.ID
     ) -> OkPayload:
-        _, errors = await attempt(
-            organizations.grant_agency_access(_ctx(info), agency_organization_id)
-        )
+        _, errors = await attempt(agencies.grant_agency_access(_ctx(info), agency_organization_id))
         return OkPayload(ok=not errors, user_errors=errors)
 
     @strawberry.mutation(description="Owner only: withdraw an agency's access.")
     async def revoke_agency_access(
         self, info: strawberry.Info, agency_organization_id: strawberry.ID
     ) -> OkPayload:
-        _, errors = await attempt(
-            organizations.revoke_agency_access(_ctx(info), agency_organization_id)
-        )
+        _, errors = await attempt(agencies.revoke_agency_access(_ctx(info), agency_organization_id))
         return OkPayload(ok=not errors, user_errors=errors)

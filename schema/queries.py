@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import audit, keys, locations, members, properties, workspaces
+from resolvers.accounts import api_keys as account_api_keys
+from resolvers.accounts import locations, sdk_properties, users, workspaces
+from resolvers.core import audit
 from schema.campaigns import CampaignQueries
 from schema.contacts import ContactQueries
 from schema.imports import ImportQueries
@@ -73,14 +75,14 @@ class Query(
 
     @strawberry.field(name="property")
     async def property_(self, info: strawberry.Info, id: strawberry.ID) -> Property | None:
-        doc = await properties.get_property(info.context.caller(), id)
+        doc = await sdk_properties.get_property(info.context.caller(), id)
         return Property.of(doc) if doc else None
 
     @strawberry.field
     async def properties(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[Property]:
-        page = await properties.list_properties(info.context.caller(), first, after)
+        page = await sdk_properties.list_properties(info.context.caller(), first, after)
         return connection(page, Property.of)
 
     @strawberry.field
@@ -91,7 +93,7 @@ class Query(
         after: str | None = None,
         kind: ApiKeyKind | None = None,
     ) -> Connection[ApiKey]:
-        page = await keys.list_keys(
+        page = await account_api_keys.list_keys(
             info.context.caller(), first, after, kind.value if kind else None
         )
         return connection(page, ApiKey.of)
@@ -100,7 +102,7 @@ class Query(
     async def members(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[Member]:
-        page = await members.list_members(info.context.caller(), first, after)
+        page = await users.list_members(info.context.caller(), first, after)
         return connection(page, Member.of)
 
     @strawberry.field(description="Account-setup actions in this workspace, newest first.")

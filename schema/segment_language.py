@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers import segment_language
+from resolvers.segments import language
 
 
 @strawberry.type(description="A phrase of the sentence and the condition it became.")
@@ -46,7 +46,7 @@ class SegmentLanguageQueries:
         info: strawberry.Info,
         text: Annotated[str, strawberry.argument(description="At most 1,000 characters are read.")],
     ) -> SegmentSuggestion:
-        result = await segment_language.suggest_rules(info.context.caller(), text)
+        result = await language.suggest_rules(info.context.caller(), text)
         return SegmentSuggestion(
             rules=result.rules,
             understood=[

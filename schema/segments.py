@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers import segments
+from resolvers.contacts import read
+from resolvers.segments import define, live_counts, static
 from schema.contacts import Contact
 from schema.errors import UserError, attempt
 from schema.pagination import Connection, connection
@@ -55,7 +56,7 @@ class Segment:
     async def members(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[Contact]:
-        page = await segments.list_members(info.context.caller(), self.doc, first, after)
+        page = await read.list_members(info.context.caller(), self.doc, first, after)
         return connection(page, Contact.of)
 
     @staticmethod
@@ -163,12 +164,12 @@ class SegmentQueries:
     async def segments(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[Segment]:
-        page = await segments.list_segments(_ctx(info), first, after)
+        page = await define.list_segments(_ctx(info), first, after)
         return connection(page, Segment.of)
 
     @strawberry.field
     async def segment(self, info: strawberry.Info, id: strawberry.ID) -> Segment | None:
-        doc = await segments.get_segment(_ctx(info), id)
+        doc = await define.get_segment(_ctx(info), id)
         return Segment.of(doc) if doc else None
 
     @strawberry.field(description="How many contacts rules find now, and a sample, unsaved.")
@@ -179,9 +180,7 @@ class SegmentQueries:
         sample_size: int = 10,
         location_id: strawberry.ID | None = None,
     ) -> SegmentPreview:
-        result, errors = await attempt(
-            segments.preview(_ctx(info), rules, sample_size, location_id)
-        )
+        result, errors = await attempt(define.preview(_ctx(info), rules, sample_size, location_id))
         if result is None:
             return SegmentPreview(user_errors=errors)
         return SegmentPreview(
@@ -200,7 +199,7 @@ class SegmentMutations:
             "tags": input.tags,
             "location_id": input.location_id,
         }
-        return _payload(await attempt(segments.create_segment(_ctx(info), data)))
+        return _payload(await attempt(define.create_segment(_ctx(info), data)))
 
     @strawberry.mutation(description="Change a segment; new rules recompute its members.")
     async def update_segment(
@@ -214,19 +213,19 @@ class SegmentMutations:
         }
         if input.location_id is not strawberry.UNSET:
             data["location_id"] = input.location_id
-        return _payload(await attempt(segments.update_segment(_ctx(info), id, data)))
+        return _payload(await attempt(define.update_segment(_ctx(info), id, data)))
 
     @strawberry.mutation(description="A copy of a segment (rules, or a static one's members).")
     async def duplicate_segment(
         self, info: strawberry.Info, id: strawberry.ID, name: str | None = None
     ) -> SegmentPayload:
-        return _payload(await attempt(segments.duplicate_segment(_ctx(info), id, name)))
+        return _payload(await attempt(define.duplicate_segment(_ctx(info), id, name)))
 
     @strawberry.mutation(description="Delete a segment; its contacts stay.")
     async def delete_segment(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> DeleteSegmentPayload:
-        deleted, errors = await attempt(segments.delete_segment(_ctx(info), id))
+        deleted, errors = await attempt(define.delete_segment(_ctx(info), id))
         return DeleteSegmentPayload(
             deleted_segment_id=strawberry.ID(deleted) if deleted else None, user_errors=errors
         )
@@ -246,7 +245,7 @@ class SegmentMutations:
             "description": input.description,
             "tags": input.tags,
         }
-        result, errors = await attempt(segments.create_static_segment(_ctx(info), data))
+        result, errors = await attempt(static.create_static_segment(_ctx(info), data))
         if result is None:
             return StaticSegmentPayload(user_errors=errors)
         doc, unmatched = result
@@ -258,9 +257,7 @@ class SegmentMutations:
     async def add_to_static_segment(
         self, info: strawberry.Info, id: strawberry.ID, contact_ids: list[strawberry.ID]
     ) -> SegmentPayload:
-        work = segments.change_static_members(
-            _ctx(info), id, [str(c) for c in contact_ids], add=True
-        )
+        work = static.change_static_members(_ctx(info), id, [str(c) for c in contact_ids], add=True)
         return _payload(await attempt(work))
 
     @strawberry.mutation
@@ -268,7 +265,7 @@ class SegmentMutations:
         self, info: strawberry.Info, id: strawberry.ID, contact_ids: list[strawberry.ID]
     ) -> SegmentPayload:
         ids = [str(c) for c in contact_ids]
-        work = segments.change_static_members(_ctx(info), id, ids, add=False)
+        work = static.change_static_members(_ctx(info), id, ids, add=False)
         return _payload(await attempt(work))
 
 
@@ -278,14 +275,14 @@ class SegmentSubscriptions:
     async def segment_member_count(
         self, info: strawberry.Info, segment_id: strawberry.ID
     ) -> AsyncGenerator[int]:
-        async for count in segments.watch_count(_ctx(info), segment_id):
+        async for count in live_counts.watch_count(_ctx(info), segment_id):
             yield count
 
     @strawberry.subscription(description="Each contact entering or exiting a segment.")
     async def segment_membership_changes(
         self, info: strawberry.Info, segment_id: strawberry.ID
     ) -> AsyncGenerator[SegmentMembershipChange]:
-        async for change in segments.watch_changes(_ctx(info), segment_id):
+        async for change in live_counts.watch_changes(_ctx(info), segment_id):
             yield SegmentMembershipChange(
                 segment_id=segment_id,
                 contact_id=strawberry.ID(change["contactId"]),

@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from resolvers import audit
+from resolvers.core import audit
 from schema.campaigns import CampaignSubscriptions
 from schema.imports import ImportSubscriptions
 from schema.messaging import MessagingSubscriptions

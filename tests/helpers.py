@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from resolvers.bootstrap import Provisioned, provision
+from resolvers.accounts.bootstrap import Provisioned, provision
 
 
 class Client:

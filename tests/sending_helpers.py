@@ -8,7 +8,7 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from documents.message import OutboundMessage
-from resolvers import sending
+from resolvers.messaging import queue
 from tests.helpers import eventually
 
 CREATE_CONTACT = """mutation($input: ContactInput!) {
@@ -43,8 +43,8 @@ def request(
     channels: list[str],
     content: dict[str, dict[str, str]],
     **extra: Any,
-) -> sending.SendRequest:
-    return sending.SendRequest(
+) -> queue.SendRequest:
+    return queue.SendRequest(
         workspace_id=PydanticObjectId(tenant.workspace_id),
         contact_id=contact_id,
         source=extra.pop("source", "campaign"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from documents.user import Membership, User
-from resolvers import runtime
-from resolvers.passwords import hash_password
+from resolvers.accounts.passwords import hash_password
+from resolvers.core import runtime
 from tests.helpers import new_tenant, unique_email
 
 VIEWER = "{ viewer { kind label role permissions workspaceId } }"

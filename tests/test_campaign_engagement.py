@@ -19,7 +19,8 @@ from documents.campaign import Campaign
 from documents.event import Event
 from documents.message import OutboundMessage
 from engine.send_time import hour_of_week
-from resolvers import campaign_runs, runtime
+from resolvers.campaigns import ab_test, runs
+from resolvers.core import runtime
 from tests.campaign_helpers import (
     ANALYTICS,
     UPDATE,
@@ -97,7 +98,7 @@ async def test_ab_test_sends_the_winner_to_the_rest(api, services):
     assert variants == {"A", "B"}
 
     # Before the window closes, no winner without significance.
-    await campaign_runs.decide(ws, cid, 1)
+    await ab_test.decide(ws, cid, 1)
     assert (await stored(t, cid)).runs["run1"]["phase"] == "waiting"
 
     # Seeded engagement: every B was opened, no A.
@@ -105,7 +106,7 @@ async def test_ab_test_sends_the_winner_to_the_rest(api, services):
         {"workspace_id": PydanticObjectId(ws), "source_id": cid, "variant": "B"},
         {"$set": {"opened_at": datetime.now(UTC)}},
     )
-    await campaign_runs.decide(ws, cid, 1)
+    await ab_test.decide(ws, cid, 1)
     doc = await stored(t, cid)
     assert doc.runs["run1"]["winner"] == "B"
     assert doc.runs["run1"]["decision"]["reason"] == "significant"
@@ -188,7 +189,7 @@ async def test_send_time_optimisation_uses_the_learned_hour(api, services):
     # Still waiting for their hour: sent (all queued), not completed.
     assert (await stored(t, campaign["id"])).status == "sent"
     wid, oid = PydanticObjectId(t.workspace_id), PydanticObjectId(campaign["id"])
-    assert not await campaign_runs.complete_if_done(wid, oid)
+    assert not await runs.complete_if_done(wid, oid)
 
 
 async def test_triggered_campaign_fires_once_per_contact_and_cooldown(api, services):

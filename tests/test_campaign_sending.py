@@ -17,7 +17,8 @@ from documents.audit import AuditEntry
 from documents.campaign import Campaign
 from documents.event import Event
 from engine import recurrence
-from resolvers import campaign_audience, campaign_runs, sending
+from resolvers.campaigns import audience, runs
+from resolvers.messaging import queue
 from tests.campaign_helpers import (
     ANALYTICS,
     add_contact,
@@ -107,7 +108,7 @@ async def test_audience_exclusions_fallback_and_consent(api, services):
 
 
 async def test_pause_and_resume_send_nothing_twice(api, services, monkeypatch):
-    monkeypatch.setattr(campaign_audience, "PAGE", 1)  # many pages from a small audience
+    monkeypatch.setattr(audience, "PAGE", 1)  # many pages from a small audience
     t = await new_tenant()
     ids = [await add_contact(api, t, email=f"p{i}@example.com", tags=["all"]) for i in range(40)]
     everyone = await add_segment(api, t, "All", {"tag": "all"})
@@ -290,9 +291,7 @@ async def test_recurring_runs_in_a_timezone(api, services):
     # The scheduler's moment comes: of two starters racing, one starts the run.
     doc = await stored(t, campaign["id"])
     moment = first + timedelta(seconds=1)
-    results = await asyncio.gather(
-        campaign_runs.start_run(doc, moment), campaign_runs.start_run(doc, moment)
-    )
+    results = await asyncio.gather(runs.start_run(doc, moment), runs.start_run(doc, moment))
     assert sorted(results) == [False, True]
     back = await until_status(t, campaign["id"], "scheduled")
     assert back.run == 1
@@ -300,14 +299,13 @@ async def test_recurring_runs_in_a_timezone(api, services):
     assert second == recurrence.next_run({**rule, "timezone": "America/New_York"}, moment)
     assert second.astimezone(ZoneInfo("America/New_York")).strftime("%H:%M") == "09:30"
     await eventually(lambda: _sent_rows(t, campaign["id"], 1))
-    assert await campaign_runs.start_run(back, second + timedelta(seconds=1))
+    assert await runs.start_run(back, second + timedelta(seconds=1))
     await eventually(lambda: _sent_rows(t, campaign["id"], 2))
     keys = sorted(r.idempotency_key for r in await rows(t, campaign["id"]))
     assert keys == [f"campaign:{campaign['id']}:{n}:{ana}" for n in (1, 2)]
     # Not due yet: the tick leaves it alone.
     assert (
-        await campaign_runs.start_due(datetime.now(UTC)) == 0
-        or (await stored(t, campaign["id"])).run == 2
+        await runs.start_due(datetime.now(UTC)) == 0 or (await stored(t, campaign["id"])).run == 2
     )
 
 
@@ -404,12 +402,12 @@ async def test_a_lost_fanout_job_is_revived_without_duplicates(api, services):
         },
     )
     early = [
-        sending.SendRequest(
+        queue.SendRequest(
             workspace_id=PydanticObjectId(t.workspace_id),
             contact_id=PydanticObjectId(contact),
             source="campaign",
             source_id=cid,
-            idempotency_key=campaign_runs.message_key(cid, 1, contact),
+            idempotency_key=runs.message_key(cid, 1, contact),
             channels=["email"],
             content={"email": {"subject": "s", "text": "t"}},
             variant="A",
@@ -417,8 +415,8 @@ async def test_a_lost_fanout_job_is_revived_without_duplicates(api, services):
         )
         for contact in sorted(ids)[:2]
     ]
-    await sending.queue(early)
-    assert await campaign_runs.revive_stalled(datetime.now(UTC)) == 1
+    await queue.queue(early)
+    assert await runs.revive_stalled(datetime.now(UTC)) == 1
     await until_status(t, cid, "completed")
     final = await rows(t, cid)
     assert sorted(str(r.contact_id) for r in final) == sorted(ids)

@@ -11,7 +11,7 @@ from beanie import PydanticObjectId
 from documents.campaign import Campaign
 from documents.listener import Listener
 from documents.user import Membership, User
-from resolvers.passwords import hash_password
+from resolvers.accounts.passwords import hash_password
 from tests.campaign_helpers import (
     CREATE,
     UPDATE,

@@ -16,7 +16,8 @@ from documents.contact import Contact
 from documents.import_job import ImportFile, ImportJob
 from engine.csv_mapping import MAX_FILE_BYTES
 from reach.http.limits import ROUTE_LIMITS
-from resolvers import imports, ingest
+from resolvers.contacts import csv_export, csv_import
+from resolvers.events import ingest
 from tests.helpers import eventually, new_tenant
 from tests.tracking_helpers import contacts_of, events_of
 
@@ -58,7 +59,7 @@ async def post_csv(api, key: str, text: str | bytes, **params) -> httpx.Response
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    monkeypatch.setattr(imports, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(csv_import, "CHUNK_ROWS", 3)
 
 
 class Held:
@@ -72,13 +73,13 @@ class Held:
         self.queued.append(str(args[0]))
 
     async def release(self, job_id: str) -> None:
-        await self._enqueue(imports.RUN_CONTACT_IMPORT, job_id)
+        await self._enqueue(csv_import.RUN_CONTACT_IMPORT, job_id)
 
 
 @pytest.fixture
 def held(monkeypatch) -> Held:
-    held = Held(imports.jobs.enqueue)
-    monkeypatch.setattr(imports.jobs, "enqueue", held.hold)
+    held = Held(csv_import.jobs.enqueue)
+    monkeypatch.setattr(csv_import.jobs, "enqueue", held.hold)
     return held
 
 
@@ -318,7 +319,7 @@ async def _subscribe(base_url: str, key: str, job_id: str):
 async def test_subscription_streams_progress_until_completion(
     api, base_url, services, held, monkeypatch
 ):
-    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(csv_import, "CHUNK_ROWS", 2)
     real_ingest = ingest.ingest
 
     async def slow_ingest(*args, **kwargs):
@@ -365,13 +366,13 @@ async def test_subscription_streams_progress_until_completion(
 
 
 async def test_a_retried_run_stores_nothing_twice(api, services, held, monkeypatch):
-    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(csv_import, "CHUNK_ROWS", 2)
     t = await new_tenant()
     text = "email,tags\n" + "".join(f"r{i}@example.com,t{i}\n" for i in range(5)) + ",orphan\n"
     job_id = (await api.gql(t.secret_key, IMPORT, {"csv": text}))["importContacts"]["importJob"][
         "id"
     ]
-    real_tagging = imports._tag_contacts
+    real_tagging = csv_import._tag_contacts
     calls = 0
 
     async def crash_on_second_chunk(*args):
@@ -381,9 +382,9 @@ async def test_a_retried_run_stores_nothing_twice(api, services, held, monkeypat
             raise RuntimeError("worker lost")
         await real_tagging(*args)
 
-    monkeypatch.setattr(imports, "_tag_contacts", crash_on_second_chunk)
+    monkeypatch.setattr(csv_import, "_tag_contacts", crash_on_second_chunk)
     with pytest.raises(RuntimeError):
-        await imports.run_import(job_id)
+        await csv_import.run_import(job_id)
     halfway = await ImportJob.get(PydanticObjectId(job_id))
     assert (halfway.status, halfway.processed_rows, halfway.accepted, halfway.attempts) == (
         "running",
@@ -392,9 +393,9 @@ async def test_a_retried_run_stores_nothing_twice(api, services, held, monkeypat
         1,
     )
 
-    monkeypatch.setattr(imports, "_tag_contacts", real_tagging)
-    await imports.run_import(job_id)  # the retry resumes at the checkpoint
-    await imports.run_import(job_id)  # and a late duplicate delivery does nothing
+    monkeypatch.setattr(csv_import, "_tag_contacts", real_tagging)
+    await csv_import.run_import(job_id)  # the retry resumes at the checkpoint
+    await csv_import.run_import(job_id)  # and a late duplicate delivery does nothing
     done = (await api.gql(t.secret_key, JOB, {"id": job_id}))["importJob"]
     assert (done["status"], done["processedRows"], done["accepted"], done["rejected"]) == (
         "COMPLETED",
@@ -419,10 +420,10 @@ async def test_repeated_failures_end_the_job(api, services, held, monkeypatch):
         raise ConnectionError("database unreachable")
 
     monkeypatch.setattr(ingest, "ingest", broken)
-    for _ in range(imports.MAX_RETRIES):
+    for _ in range(csv_import.MAX_RETRIES):
         with pytest.raises(ConnectionError):
-            await imports.run_import(job_id)
-    await imports.run_import(job_id)  # the last attempt gives up and says so
+            await csv_import.run_import(job_id)
+    await csv_import.run_import(job_id)  # the last attempt gives up and says so
     job = (await api.gql(t.secret_key, JOB, {"id": job_id}))["importJob"]
     assert job["status"] == "FAILED" and "repeated errors" in job["failureReason"]
     assert not await ImportFile.find({"job_id": PydanticObjectId(job_id)}).to_list()
@@ -463,7 +464,7 @@ async def test_tenants_see_neither_each_others_imports_nor_contacts(api, base_ur
 
 
 async def test_export_streams_any_contact_query_as_csv(api, services, monkeypatch):
-    monkeypatch.setattr(imports, "EXPORT_PAGE_SIZE", 2)
+    monkeypatch.setattr(csv_export, "EXPORT_PAGE_SIZE", 2)
     t = await new_tenant()
     create = "mutation($input: ContactInput!) { createContact(input: $input) { contact { id } userErrors { message } } }"
     inputs = [

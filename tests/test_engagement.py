@@ -5,7 +5,7 @@ from __future__ import annotations
 from beanie import PydanticObjectId
 
 from documents.contact import Contact
-from resolvers.ingest import record_engagement
+from resolvers.events.store import record_engagement
 from tests.helpers import new_tenant
 from tests.tracking_helpers import basic, contacts_of, events_of
 

@@ -8,7 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from documents.message import OutboundMessage
-from resolvers import members, runtime
+from resolvers.accounts import users
+from resolvers.core import runtime
 from tests.conftest import free_port
 from tests.helpers import eventually, new_tenant, unique_email
 from tests.smtp_server import smtp_server
@@ -102,7 +103,7 @@ async def test_invitation_goes_out_over_real_smtp_exactly_once(api, services, sm
     assert message["To"] == address and "invited" in message["Subject"]
     assert data["inviteUser"]["inviteUrl"] in message.get_payload(decode=True).decode()
     # A retried job (at-least-once delivery) must not send the email again.
-    await members.deliver_invitation(invitation_id)
+    await users.deliver_invitation(invitation_id)
     await asyncio.sleep(0.2)
     assert len(smtp_inbox.messages) == 1
 

@@ -26,8 +26,11 @@ from documents.listener import Listener
 from documents.message import OutboundMessage
 from engine.access import Permission
 from engine.errors import Conflict
-from resolvers import journey_analytics, journey_runner, journeys
-from resolvers.context import Principal, RequestContext
+from resolvers.core.context import Principal, RequestContext
+from resolvers.journeys import analytics, define, lifecycle, step, versions
+from resolvers.journeys import enroll as journey_enroll
+from resolvers.journeys import listeners as journey_listeners
+from resolvers.journeys import wakeups as journey_wakeups
 from tests.helpers import eventually, new_tenant
 
 EMAIL = {
@@ -82,15 +85,15 @@ async def contact(ctx: RequestContext, **properties: Any) -> Contact:
 async def published(
     ctx: RequestContext, nodes: list, edges: list, settings: dict | None = None
 ) -> Journey:
-    journey, problems = await journeys.create_journey(
+    journey, problems = await define.create_journey(
         ctx, {"name": "J", "nodes": nodes, "edges": edges, "settings": settings}
     )
     assert problems == [], problems
-    return await journeys.publish_journey(ctx, str(journey.id))
+    return await lifecycle.publish_journey(ctx, str(journey.id))
 
 
 async def enroll(ctx, journey, who: Contact, now: datetime, data: dict | None = None) -> Enrollment:
-    return await journeys.enroll_contact(
+    return await lifecycle.enroll_contact(
         ctx, str(journey.id), str(who.id), data, now=now, inline=True
     )
 
@@ -127,11 +130,11 @@ async def deliver(ctx, events: list[dict], now: datetime) -> None:
     listeners = await Listener.find(
         {"workspace_id": ctx.workspace_id, "event": {"$in": names}}
     ).to_list()
-    await journey_runner.on_events(ctx.workspace_id, events, listeners, now=now)
+    await journey_listeners.on_events(ctx.workspace_id, events, listeners, now=now)
 
 
 async def wakeups(now: datetime) -> None:
-    await journey_runner.run_wakeups(now, inline=True)
+    await journey_wakeups.run_wakeups(now, inline=True)
 
 
 # --- flows -------------------------------------------------------------------------------
@@ -195,7 +198,7 @@ async def test_abandoned_cart_flow(services):
     sent = await messages(ctx, journey)
     assert [(m.contact_id, m.step, m.channel) for m in sent] == [(browser.id, "remind", "email")]
     assert sent[0].idempotency_key == f"journey:{journey.id}:{run.id}:remind"
-    data = await journey_analytics.analytics(ctx.workspace_id, journey.id)
+    data = await analytics.analytics(ctx.workspace_id, journey.id)
     assert data["entered"] == 2 and data["completed"] == 1 and data["exited"] == 1
     assert data["converted"] == 1 and data["sends"]["remind"]["messages"] == 1
 
@@ -259,7 +262,7 @@ async def test_each_node_type_through_one_run(services):
     await wakeups(T0 + timedelta(days=5, minutes=1))
     vip = await run_of(ctx, vip.id)
     assert {h["node"]: h["outcome"] for h in vip.history}["opened_q"] == "vip"
-    data = await journey_analytics.analytics(ctx.workspace_id, journey.id)
+    data = await analytics.analytics(ctx.workspace_id, journey.id)
     assert data["sends"]["hello"]["messages"] == 14 and data["sends"]["hello"]["opened"] == 1
 
 
@@ -279,15 +282,15 @@ async def test_versions_keep_contacts_in_flight_on_theirs(services):
     early, late = await contact(ctx), await contact(ctx)
     first = await enroll(ctx, journey, early, T0)
     nodes, edges = graph("new_send")
-    journey, problems = await journeys.save_journey(
+    journey, problems = await define.save_journey(
         ctx, str(journey.id), {"nodes": nodes, "edges": edges}
     )
     assert problems == [] and journey.version == 2 and journey.published_version == 2
     # An invalid edit of a live journey is refused and changes nothing.
     try:
-        await journeys.save_journey(ctx, str(journey.id), {"nodes": nodes, "edges": []})
+        await define.save_journey(ctx, str(journey.id), {"nodes": nodes, "edges": []})
         raise AssertionError("an invalid live edit was accepted")
-    except journeys.JourneyErrors as error:
+    except define.JourneyErrors as error:
         assert any("needs an edge" in e.message for e in error.errors)
     assert (await Journey.get(journey.id)).version == 2
     second = await enroll(ctx, journey, late, T0)
@@ -382,7 +385,7 @@ async def test_waits_in_the_contacts_time_zone(services):
     await Workspace.get_pymongo_collection().update_one(
         {"_id": ctx.workspace_id}, {"$set": {"timezone": "America/New_York"}}
     )
-    journey_runner._zones.clear()
+    versions._zones.clear()
     nodes = [
         node("t", "trigger", kind="api"),
         node("morning", "wait", kind="time_of_day", at="09:00", weekdays=[1, 2, 3, 4]),
@@ -422,7 +425,7 @@ async def test_pause_keeps_places_and_resume_continues(services):
     waiter, buyer, newcomer = await contact(ctx), await contact(ctx), await contact(ctx)
     r1 = await enroll(ctx, journey, waiter, T0)
     r2 = await enroll(ctx, journey, buyer, T0)
-    await journeys.pause_journey(ctx, str(journey.id))
+    await lifecycle.pause_journey(ctx, str(journey.id))
     try:
         await enroll(ctx, journey, newcomer, T0)
         raise AssertionError("a paused journey took a new run")
@@ -438,7 +441,7 @@ async def test_pause_keeps_places_and_resume_continues(services):
     paused = await run_of(ctx, r2.id)
     assert (paused.status, paused.node_id, paused.due_at) == ("active", "s", None)
     assert await messages(ctx, journey) == []
-    await journeys.resume_journey(ctx, str(journey.id), now=T0 + timedelta(hours=2))
+    await lifecycle.resume_journey(ctx, str(journey.id), now=T0 + timedelta(hours=2))
     await wakeups(T0 + timedelta(hours=2))
     for run in (r1, r2):
         assert (await run_of(ctx, run.id)).status == "completed"
@@ -462,27 +465,24 @@ async def test_restart_in_the_middle_of_a_wait_and_duplicate_messages(services):
     run = await enroll(ctx, journey, who, T0)
     assert run.status == "waiting" and run.due_at == T0 + timedelta(minutes=10)
     # "Restart": forget everything in process memory; the sweep finds the run by due_at.
-    journey_runner._versions.clear()
+    versions._versions.clear()
     later = T0 + timedelta(minutes=11)
     stored = await run_of(ctx, run.id)
     results = await asyncio.gather(
-        *[
-            journey_runner.step(str(ctx.workspace_id), str(run.id), stored.step, now=later)
-            for _ in range(4)
-        ]
+        *[step.step(str(ctx.workspace_id), str(run.id), stored.step, now=later) for _ in range(4)]
     )
     assert sum(1 for r in results if r) == 1  # one of the four moved it
     final = await run_of(ctx, run.id)
     assert final.status == "completed" and final.step == stored.step + 3
     assert len(await messages(ctx, journey)) == 1
     # A stale message (an old step number) does nothing.
-    assert await journey_runner.step(str(ctx.workspace_id), str(run.id), 0, now=later) == 0
+    assert await step.step(str(ctx.workspace_id), str(run.id), 0, now=later) == 0
     # Scripts (the benchmark) enroll with plain ids.
     ws, jid = str(ctx.workspace_id), str(journey.id)
-    assert await journey_runner.enroll_by_id(ws, jid, "nope") is None
+    assert await journey_enroll.enroll_by_id(ws, jid, "nope") is None
     other = await contact(ctx)
-    assert await journey_runner.enroll_by_id(str(PydanticObjectId()), jid, str(other.id)) is None
-    scripted = await journey_runner.enroll_by_id(ws, jid, str(other.id), now=T0, inline=True)
+    assert await journey_enroll.enroll_by_id(str(PydanticObjectId()), jid, str(other.id)) is None
+    scripted = await journey_enroll.enroll_by_id(ws, jid, str(other.id), now=T0, inline=True)
     assert scripted.status == "waiting" and scripted.node_id == "w"
 
 
@@ -533,7 +533,7 @@ async def test_the_sweep_never_picks_ended_runs(api, services):
         step=2,
         due_at=None,
     ).insert()
-    await journey_runner.run_wakeups(datetime.now(UTC) + timedelta(days=1))
+    await journey_wakeups.run_wakeups(datetime.now(UTC) + timedelta(days=1))
     run = await run_of(ctx, ended.id)
     assert (run.status, run.step, run.due_at) == ("completed", 2, None)
 
@@ -573,7 +573,7 @@ async def test_exit_event_exit_segment_and_archive(services):
         other.id: None,
         stayer.id: None,
     }
-    await journeys.archive_journey(ctx, str(journey.id))
+    await lifecycle.archive_journey(ctx, str(journey.id))
     assert (await run_of(ctx, runs[stayer.id].id)).outcome == "archived"
     assert await Listener.find({"owner": f"journey:{journey.id}"}).count() == 0
 
@@ -589,15 +589,15 @@ async def test_date_triggers_enroll_once_per_day(services):
     due = await contact(ctx, renewal_date=T0 + timedelta(days=3))
     await contact(ctx, renewal_date=T0 + timedelta(days=4))
     await contact(ctx, renewal_date="not a date")
-    assert await journey_runner.run_date_triggers(T0 + timedelta(hours=8), inline=True) == 0
-    assert await journey_runner.run_date_triggers(T0 + timedelta(hours=10), inline=True) == 1
-    assert await journey_runner.run_date_triggers(T0 + timedelta(hours=11), inline=True) == 0
+    assert await journey_wakeups.run_date_triggers(T0 + timedelta(hours=8), inline=True) == 0
+    assert await journey_wakeups.run_date_triggers(T0 + timedelta(hours=10), inline=True) == 1
+    assert await journey_wakeups.run_date_triggers(T0 + timedelta(hours=11), inline=True) == 0
     [run] = await Enrollment.find({"journey_id": journey.id}).to_list()
     assert run.contact_id == due.id and run.entry_key == f"date:{T0.date().isoformat()}"
     assert run.status == "completed"
     # A date trigger that names no DATE field is refused.
     bad = [node("t", "trigger", kind="date", property="city"), node("x", "exit")]
-    _, problems = await journeys.create_journey(
+    _, problems = await define.create_journey(
         ctx, {"name": "bad", "nodes": bad, "edges": chain("t", "x")}
     )
     assert [p.field for p in problems] == ["nodes[0].settings.property"]

@@ -21,15 +21,12 @@ from documents.campaign import Campaign
 from documents.journey import Enrollment
 from documents.message import OutboundMessage
 from engine.access import Permission
-from resolvers import (
-    campaign_analytics,
-    journey_analytics,
-    journey_runner,
-    journeys,
-    membership,
-    sending,
-)
-from resolvers.context import Principal, RequestContext
+from resolvers.campaigns import analytics
+from resolvers.core.context import Principal, RequestContext
+from resolvers.journeys import analytics as journey_analytics
+from resolvers.journeys import define, lifecycle, wakeups
+from resolvers.messaging import dispatch
+from resolvers.segments import recompute
 from tests.campaign_helpers import add_segment, create, definition, until_status
 from tests.helpers import eventually, new_tenant
 from tests.query_plans import RECORDER, Index, declared_indexes, problem, violations
@@ -127,7 +124,7 @@ async def seeded(services, base_url):
                 {"from": "s", "to": "x", "label": "next"},
             ]
             ctx = _ctx(tenant)
-            journey, problems = await journeys.create_journey(
+            journey, problems = await define.create_journey(
                 ctx,
                 {
                     "name": "Cart",
@@ -137,7 +134,7 @@ async def seeded(services, base_url):
                 },
             )
             assert problems == [], problems
-            journey = await journeys.publish_journey(ctx, str(journey.id))
+            journey = await lifecycle.publish_journey(ctx, str(journey.id))
             tenants[tag] = (tenant, pro, journey)
     return tenants
 
@@ -175,8 +172,8 @@ async def test_segment_evaluation_and_time_window_refresh(api, seeded):
     tenant, _, _ = seeded["a"]
     with RECORDER.recording() as captured:
         await add_segment(api, tenant, "Free", {"property": "plan", "op": "eq", "value": "free"})
-        await membership.refresh_time_windows(PydanticObjectId(tenant.workspace_id))
-        await membership.refresh_time_windows()
+        await recompute.refresh_time_windows(PydanticObjectId(tenant.workspace_id))
+        await recompute.refresh_time_windows()
         preview = await api.gql(
             tenant.secret_key,
             "query($r: JSON!) { previewSegment(rules: $r, sampleSize: 3) { count } }",
@@ -202,8 +199,8 @@ async def test_campaign_audience_send_claims_dispatch_and_attribution(api, seede
         )
         assert scheduled["scheduleCampaign"]["userErrors"] == []
         await until_status(tenant, campaign["id"], "completed")
-        await sending.dispatch_due()
-        await journey_runner.run_wakeups(datetime.now(UTC), inline=True)
+        await dispatch.dispatch_due()
+        await wakeups.run_wakeups(datetime.now(UTC), inline=True)
         # A conversion after the send is attributed to it.
         await _batch(api, tenant, [_track(0, "a", "order_completed", revenue=12.5)])
 
@@ -219,8 +216,8 @@ async def test_campaign_audience_send_claims_dispatch_and_attribution(api, seede
 
         await eventually(attributed, timeout=60)
         stored = await Campaign.get(PydanticObjectId(campaign["id"]))
-        await campaign_analytics.analytics(stored)
-        await campaign_analytics.analytics(stored, run=1)
+        await analytics.analytics(stored)
+        await analytics.analytics(stored, run=1)
     _check(captured)
     assert any(c.name == "update" and c.collection == "outbound_messages" for c in captured)
 
@@ -249,7 +246,7 @@ async def test_journey_transitions_goals_exits_and_wakeups(api, seeded):
 
         await eventually(moved, timeout=60)
         # The rest time out an hour later and are sent the reminder.
-        await journey_runner.run_wakeups(datetime.now(UTC) + timedelta(hours=2), inline=True)
+        await wakeups.run_wakeups(datetime.now(UTC) + timedelta(hours=2), inline=True)
         await journey_analytics.analytics(journey.workspace_id, journey.id)
     _check(captured)
 

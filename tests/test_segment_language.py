@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from documents.user import Membership, User
-from resolvers.passwords import hash_password
+from resolvers.accounts.passwords import hash_password
 from tests.helpers import new_tenant, unique_email
 from tests.tracking_helpers import basic, contacts_of
 

@@ -16,7 +16,7 @@ from beanie import PydanticObjectId
 from documents.contact import Contact
 from reach.embedded.mongo import EmbeddedMongo
 from reach.embedded.redis import EmbeddedRedis
-from resolvers import membership
+from resolvers.segments import membership
 from tests.conftest import free_port
 from tests.helpers import new_tenant
 from tests.test_segments import add_contact, create_segment

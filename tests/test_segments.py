@@ -16,7 +16,8 @@ from documents.event import Event
 from documents.segment import Segment
 from engine.stats import day_key
 from reach import scheduler
-from resolvers import jobs, membership
+from resolvers.core import jobs
+from resolvers.segments import membership, recompute
 from tests.helpers import eventually, new_tenant
 from tests.tracking_helpers import basic
 
@@ -467,7 +468,7 @@ async def test_time_windows_lapse_without_events(api, services):
         {"_id": PydanticObjectId(recent["id"])}, {"$set": {"member_count": 1}}
     )
 
-    await membership.refresh_time_windows(ws)
+    await recompute.refresh_time_windows(ws)
 
     async def settled():
         docs = {d.id: d for d in await Contact.find({"workspace_id": ws}).to_list()}
@@ -483,7 +484,7 @@ async def test_time_windows_lapse_without_events(api, services):
     assert [str(e.contact_id) for e in await segment_events(t, "segment_exited")] == [str(lapsed)]
     # A whole-audience recompute at a later `now` also lapses the veteran's opposite:
     # far in the future the 30-day window is empty for everyone.
-    done = await membership.refresh_time_windows(ws, now=now + timedelta(days=400))
+    done = await recompute.refresh_time_windows(ws, now=now + timedelta(days=400))
     assert not done.entered.get(recent["id"])
 
 

@@ -15,7 +15,7 @@ from channels.webpush import generate_vapid_keys
 from documents.channel import ChannelConfig
 from documents.contact import Contact
 from documents.message import OutboundMessage
-from resolvers import engagement, sending
+from resolvers.messaging import deliver, dispatch, engagement, queue
 from tests.helpers import eventually, new_tenant
 from tests.provider_server import post_status
 from tests.sending_helpers import EMAIL, SMS, configure, contact, request, settled
@@ -30,7 +30,7 @@ def smtp_fixture():
 
 
 async def _queue_one(req) -> OutboundMessage:
-    [queued] = await sending.queue([req])
+    [queued] = await queue.queue([req])
     assert queued.message_id is not None, queued
     return await settled(queued.message_id)
 
@@ -97,7 +97,7 @@ async def test_email_over_smtp_tracks_opens_clicks_and_unsubscribes(api, service
     assert (await Contact.get(cid)).consent["email"]["status"] == "unsubscribed"
 
     # Opted out: the next email is not even queued, and nothing reaches the SMTP server.
-    [again] = await sending.queue([request(t, cid, ["email"], EMAIL)])
+    [again] = await queue.queue([request(t, cid, ["email"], EMAIL)])
     assert again.status == "skipped" and "unsubscribed" in again.reason
     assert len(inbox.messages) == 1
 
@@ -145,7 +145,7 @@ async def test_sms_status_callbacks_replies_and_stop(api, services, provider_ser
     stop = await post_status(inbound, {**reply, "Body": " STOP "}, config["auth_token"])
     assert stop.status_code == 200
     assert (await Contact.get(cid)).consent["sms"]["status"] == "unsubscribed"
-    [blocked] = await sending.queue([request(t, cid, ["sms"], SMS)])
+    [blocked] = await queue.queue([request(t, cid, ["sms"], SMS)])
     assert blocked.status == "skipped"
     bad = await post_status(inbound, {"From": "nonsense", "To": "x"}, config["auth_token"])
     assert bad.status_code == 400
@@ -163,7 +163,7 @@ async def test_channel_fallback_follows_address_and_consent(api, services):
         {"id": str(both)},
     )
     reqs = [request(t, c, ["email", "sms"], content) for c in (phone_only, both, nothing)]
-    first, second, third = await sending.queue(reqs)
+    first, second, third = await queue.queue(reqs)
     assert first.channel == "sms" and second.channel == "sms"
     assert third.status == "skipped" and third.reason.startswith("no_channel")
     for queued in (first, second):
@@ -250,13 +250,13 @@ async def test_one_row_per_key_retries_and_permanent_errors(api, services, provi
     assert (await configure(api, t, "sms", provider_server.twilio_config()))["userErrors"] == []
     cid = await contact(api, t, phone="+14155550126")
     req = request(t, cid, ["sms"], SMS, key="once")
-    first, second = await sending.queue([req, req])
+    first, second = await queue.queue([req, req])
     assert first.message_id == second.message_id
-    [third] = await sending.queue([request(t, cid, ["sms"], SMS, key="once")])
+    [third] = await queue.queue([request(t, cid, ["sms"], SMS, key="once")])
     assert third.duplicate and third.message_id == first.message_id
     row = await settled(first.message_id)
     assert row.status == "sent"
-    assert await sending.deliver(t.workspace_id, str(row.id)) == "noop"  # a duplicate job
+    assert await deliver.deliver(t.workspace_id, str(row.id)) == "noop"  # a duplicate job
     assert len(provider_server.of("twilio")) == 1
 
     provider_server.fail_next(1, 500, kind="twilio")
@@ -286,12 +286,12 @@ async def test_frequency_caps_and_quiet_hours(api, services):
     bad = await api.gql(t.secret_key, rules, {"caps": [{"channel": "fax", "limit": 0, "days": 7}]})
     assert bad["updateSendingRules"]["userErrors"][0]["field"] == "frequencyCaps[0].channel"
     cid = await contact(api, t, email="cap@example.com", phone="+14155550127")
-    first, second = await sending.queue(
+    first, second = await queue.queue(
         [request(t, cid, ["email"], EMAIL), request(t, cid, ["email"], EMAIL)]
     )
     assert first.status == "queued" and second.status == "skipped"
     assert second.reason == "frequency_cap"
-    [sms] = await sending.queue([request(t, cid, ["sms"], SMS)])  # other channels are free
+    [sms] = await queue.queue([request(t, cid, ["sms"], SMS)])  # other channels are free
     assert sms.status == "queued"
 
     # Quiet hours around now, in the contact's own timezone (Asia/Kolkata, UTC+05:30).
@@ -304,13 +304,13 @@ async def test_frequency_caps_and_quiet_hours(api, services):
     quiet = await api.gql(t.secret_key, rules, {"quiet": {"start": start, "end": end}})
     assert quiet["updateSendingRules"]["sendingRules"]["quietHours"] == {"start": start, "end": end}
     night = await contact(api, t, phone="+14155550128", properties={"timezone": "Asia/Kolkata"})
-    [held] = await sending.queue([request(t, night, ["sms"], SMS)], now=now)
+    [held] = await queue.queue([request(t, night, ["sms"], SMS)], now=now)
     assert held.status == "scheduled" and held.reason == "quiet_hours"
     row = await OutboundMessage.get(held.message_id)
     opens = row.due_at.replace(tzinfo=UTC)
     assert timedelta(minutes=58) < opens - now <= timedelta(hours=1, minutes=1)
-    assert (await sending.dispatch_due(now=now))["woken"] == 0
-    await sending.dispatch_due(now=opens + timedelta(seconds=1))
+    assert (await dispatch.dispatch_due(now=now))["woken"] == 0
+    await dispatch.dispatch_due(now=opens + timedelta(seconds=1))
     assert (await settled(row.id)).status == "sent"
 
 
@@ -329,7 +329,7 @@ async def test_interrupted_send_is_closed_not_repeated(api, services, provider_s
     t = await new_tenant()
     await configure(api, t, "sms", provider_server.twilio_config())
     cid = await contact(api, t, phone="+14155550129")
-    [queued] = await sending.queue(
+    [queued] = await queue.queue(
         [request(t, cid, ["sms"], SMS, not_before=datetime.now(UTC) + timedelta(days=1))]
     )
     # As if a worker claimed it and died during the provider call an hour ago.
@@ -337,11 +337,11 @@ async def test_interrupted_send_is_closed_not_repeated(api, services, provider_s
     await OutboundMessage.get_pymongo_collection().update_one(
         {"_id": queued.message_id}, {"$set": {"status": "sending", "claimed_at": long_ago}}
     )
-    counts = await sending.dispatch_due()
+    counts = await dispatch.dispatch_due()
     assert counts["interrupted"] >= 1
     row = await OutboundMessage.get(queued.message_id)
     assert row.status == "failed" and row.reason.startswith("interrupted")
-    assert await sending.deliver(t.workspace_id, str(row.id)) == "noop"
+    assert await deliver.deliver(t.workspace_id, str(row.id)) == "noop"
     assert provider_server.of("twilio") == []
 
 
@@ -461,7 +461,7 @@ async def test_a_provider_rate_limit_spreads_sends_over_time(api, services, prov
     config = {**provider_server.twilio_config(), "rate_per_second": 2}
     assert (await configure(api, t, "sms", config))["userErrors"] == []
     ids = [await contact(api, t, phone=f"+1415555014{i}") for i in range(6)]
-    queued = await sending.queue([request(t, cid, ["sms"], SMS) for cid in ids])
+    queued = await queue.queue([request(t, cid, ["sms"], SMS) for cid in ids])
     rows = [await settled(q.message_id) for q in queued]
     assert all(r.status == "sent" for r in rows)
     assert len(provider_server.of("twilio")) == 6
@@ -488,7 +488,7 @@ async def test_dispatcher_leaves_system_mail_and_undated_rows_alone(api, service
     ]
     for row in rows:
         await row.insert()
-    await sending.dispatch_due(now=datetime.now(UTC) + timedelta(days=1))
+    await dispatch.dispatch_due(now=datetime.now(UTC) + timedelta(days=1))
     for row in rows:
         fresh = await OutboundMessage.get(row.id)
         assert (fresh.status, fresh.reason) == (row.status, None)

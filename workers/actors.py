@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import dramatiq
 
-from resolvers import (
-    campaign_paid,
-    campaign_runs,
-    engagement,
-    imports,
-    journey_runner,
-    members,
-    membership,
-    reactions,
-    sending,
-)
+from resolvers.accounts import users
+from resolvers.campaigns import ab_test, fanout, paid_audience, runs
+from resolvers.contacts import csv_import
+from resolvers.journeys import step, wakeups
+from resolvers.messaging import deliver, engagement
+from resolvers.messaging import dispatch as messaging_dispatch
+from resolvers.reactions import dispatch
+from resolvers.segments import recompute
 from workers.loop import run
 
 # name -> (function, dramatiq actor options)
@@ -31,35 +28,35 @@ def actor(**options):
 
 @actor(queue_name="system", max_retries=5, min_backoff=1_000, max_backoff=60_000)
 def deliver_invitation(invitation_id: str) -> None:
-    run(members.deliver_invitation(invitation_id))
+    run(users.deliver_invitation(invitation_id))
 
 
 @actor(
     queue_name="imports",
-    max_retries=imports.MAX_RETRIES,
+    max_retries=csv_import.MAX_RETRIES,
     min_backoff=1_000,
     max_backoff=60_000,
-    time_limit=imports.RUN_TIMEOUT_SECONDS * 1000,
+    time_limit=csv_import.RUN_TIMEOUT_SECONDS * 1000,
 )
 def run_contact_import(job_id: str) -> None:
-    run(imports.run_import(job_id), timeout=imports.RUN_TIMEOUT_SECONDS)
+    run(csv_import.run_import(job_id), timeout=csv_import.RUN_TIMEOUT_SECONDS)
 
 
 @actor(queue_name="segments", max_retries=0, time_limit=600_000)
 def refresh_segments() -> None:
     """Time windows lapse without events: re-evaluate the time-dependent segments."""
-    run(membership.refresh_time_windows(), timeout=600)
+    run(recompute.refresh_time_windows(), timeout=600)
 
 
 @actor(queue_name="reactions", max_retries=10, min_backoff=500, max_backoff=60_000)
 def react_to_events(workspace_id: str, event_ids: list[str]) -> None:
     """Journey triggers/waits/exits, triggered campaigns and goals for stored events."""
-    run(reactions.react(workspace_id, event_ids))
+    run(dispatch.react(workspace_id, event_ids))
 
 
 @actor(
     queue_name="sends",
-    max_retries=sending.MAX_ATTEMPTS,
+    max_retries=deliver.MAX_ATTEMPTS,
     min_backoff=1_000,
     max_backoff=60_000,
     time_limit=120_000,
@@ -67,8 +64,8 @@ def react_to_events(workspace_id: str, event_ids: list[str]) -> None:
 def send_message(workspace_id: str, message_id: str) -> None:
     """One message to one contact; a duplicate delivery of this job finds the row claimed."""
     try:
-        run(sending.deliver(workspace_id, message_id), timeout=110)
-    except sending.RetryLater as later:  # retried without an error log; the row says why
+        run(deliver.deliver(workspace_id, message_id), timeout=110)
+    except deliver.RetryLater as later:  # retried without an error log; the row says why
         raise dramatiq.Retry(str(later), delay=later.delay_ms) from later
 
 
@@ -86,43 +83,43 @@ def provider_status(
 @actor(queue_name="sends", max_retries=0, time_limit=120_000)
 def dispatch_due() -> None:
     """Scheduled sends whose time came, and queued ones whose job was lost."""
-    run(sending.dispatch_due(), timeout=110)
+    run(messaging_dispatch.dispatch_due(), timeout=110)
 
 
 @actor(queue_name="journeys", max_retries=10, min_backoff=500, max_backoff=60_000)
 def journey_step(workspace_id: str, enrollment_id: str, expected_step: int) -> None:
     """Move one journey run on; a late or duplicated message finds the step changed."""
-    run(journey_runner.step(workspace_id, enrollment_id, expected_step))
+    run(step.step(workspace_id, enrollment_id, expected_step))
 
 
 @actor(queue_name="journeys", max_retries=0, time_limit=120_000)
 def journey_wakeups() -> None:
     """Journey runs whose wait is over (or whose step message was lost)."""
-    run(journey_runner.run_wakeups(), timeout=110)
+    run(wakeups.run_wakeups(), timeout=110)
 
 
 @actor(queue_name="journeys", max_retries=0, time_limit=600_000)
 def journey_date_triggers() -> None:
     """Runs that date-property triggers (renewal dates, birthdays) owe today."""
-    run(journey_runner.run_date_triggers(), timeout=590)
+    run(wakeups.run_date_triggers(), timeout=590)
 
 
 @actor(queue_name="campaigns", max_retries=10, min_backoff=1_000, max_backoff=60_000)
 def campaign_fanout(workspace_id: str, campaign_id: str, run_number: int, branch: str) -> None:
     """One page (500 contacts) of a campaign run's audience, then the next page's job."""
-    run(campaign_runs.fanout_page(workspace_id, campaign_id, run_number, branch), timeout=280)
+    run(fanout.fanout_page(workspace_id, campaign_id, run_number, branch), timeout=280)
 
 
 @actor(queue_name="campaigns", max_retries=5, min_backoff=1_000, max_backoff=60_000)
 def campaign_decide_winner(workspace_id: str, campaign_id: str, run_number: int) -> None:
     """An A/B test's decision (significance, or the window's end), then the rest."""
-    run(campaign_runs.decide(workspace_id, campaign_id, run_number))
+    run(ab_test.decide(workspace_id, campaign_id, run_number))
 
 
 @actor(queue_name="campaigns", max_retries=0, time_limit=120_000)
 def campaign_tick() -> None:
     """Due scheduled and recurring runs, A/B tests to check, campaigns to complete."""
-    run(campaign_runs.tick(), timeout=110)
+    run(runs.tick(), timeout=110)
 
 
 @actor(
@@ -134,4 +131,4 @@ def campaign_tick() -> None:
 )
 def campaign_paid_audience(workspace_id: str, campaign_id: str, run_number: int) -> None:
     """Hybrid campaigns: export a run's audience to a file or a partner webhook."""
-    run(campaign_paid.export(workspace_id, campaign_id, run_number), timeout=890)
+    run(paid_audience.export(workspace_id, campaign_id, run_number), timeout=890)
