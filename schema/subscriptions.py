@@ -7,11 +7,11 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from resolvers.core import audit
+from schema.accounts_types import AuditEntry
 from schema.campaigns import CampaignSubscriptions
-from schema.imports import ImportSubscriptions
+from schema.contacts_csv import ImportSubscriptions
 from schema.messaging import MessagingSubscriptions
 from schema.segments import SegmentSubscriptions
-from schema.types import AuditEntry
 
 
 @strawberry.type

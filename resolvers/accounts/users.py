@@ -1,4 +1,4 @@
-"""Organization members and invitations."""
+"""Users of an organization: who belongs with which role, invitations sent and accepted."""
 
 from __future__ import annotations
 

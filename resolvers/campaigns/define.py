@@ -1,13 +1,10 @@
-"""Campaigns of the caller's workspace: define drafts, launch them, approve, pause, resume,
-cancel; every transition audited.
+"""Campaigns of the caller's workspace: read, create (blank or from a goal template),
+edit, duplicate and delete drafts; their numbers and live progress.
 
-Only drafts are editable (anything else answers CAMPAIGN_LOCKED). Scheduling validates
-the whole campaign (campaign_launch) and returns every problem; in a workspace with
-`approval_required` it also needs an approval by someone with the approve permission
-(requestCampaignApproval -> approveCampaign, which launches it, or rejectCampaign with a
-comment, which returns it to draft with the comment kept). Transitions are conditional
-updates on the status read, so two callers racing cannot both pause, launch or cancel.
-Running lives in campaign_runs, reacting to events in campaign_triggers.
+Only drafts are editable (anything else answers CAMPAIGN_LOCKED); a draft is cleaned by
+campaigns.validation on every save. Moving a campaign out of draft (schedule, approval,
+pause, resume, cancel) lives in campaigns.lifecycle, running it in campaigns.runs and
+campaigns.fanout, reacting to events in campaigns.listeners.
 """
 
 from __future__ import annotations

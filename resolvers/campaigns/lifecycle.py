@@ -1,4 +1,11 @@
-"""Campaign lifecycle: schedule, approval, pause, resume, cancel; every transition audited."""
+"""Campaign lifecycle: schedule, approval, pause, resume, cancel; every transition audited.
+
+Scheduling validates the whole campaign (campaigns.launch_checks) and returns every
+problem; in a workspace with `approval_required` it also needs an approval by someone
+with the approve permission (requestCampaignApproval -> approveCampaign, which launches
+it, or rejectCampaign with a comment, which returns it to draft with the comment kept).
+Transitions are conditional updates on the status read, so two callers racing cannot
+both pause, launch or cancel."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Triggered campaigns and conversion goals: what campaigns do with stored events.
 
-resolvers/reactions.py hands over the events that campaign listeners wait for:
+resolvers.reactions hands over the events that campaign listeners wait for (the
+handler is registered for KIND by reach.wiring):
 
 - trigger: an event (with its `where`) or a `segment_entered` of the trigger segment,
   for a contact in the campaign's audience, queues one message to that contact (key

@@ -1,5 +1,5 @@
-"""Running campaigns: starting runs, the audience fan-out in pages, the A/B test phase and
-its winner, the end of a run and completion.
+"""Running campaigns: starting runs, resuming them, the end of a phase and of a run, and
+completion (the fan-out itself is campaigns.fanout, the A/B winner campaigns.ab_test).
 
 A run starts with one conditional update (status scheduled -> sending where next_run_at
 is still the value the starter read), so however many schedulers see it due, one starts

@@ -3,7 +3,7 @@
 `clean` runs when a draft is saved (so nothing malformed is ever stored, while a draft may
 still be incomplete); `completeness` runs when it is scheduled (what a launch needs). The
 checks that read the database (segments, outlets, content rendered for a sample contact)
-live in resolvers/campaign_launch.py.
+live in campaigns.launch_checks.
 """
 
 from __future__ import annotations

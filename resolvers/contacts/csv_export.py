@@ -1,4 +1,8 @@
-"""CSV export of the caller's contacts, or of one segment's members."""
+"""CSV export of the caller's contacts, or of one segment's members.
+
+Exports stream any contact query as CSV, a page at a time. Property columns are the
+keys present on the exported contacts, found first by one aggregation (so a column
+appears only when some exported contact has it); standard properties come first."""
 
 from __future__ import annotations
 

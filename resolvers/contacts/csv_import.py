@@ -1,4 +1,4 @@
-"""CSV import and export of the caller's contacts.
+"""CSV import of the caller's contacts, as a resumable background job.
 
 `start_import` checks the file and the mapping at once (a whole-file problem comes
 back to the caller, nothing is queued), stores the file and queues the
@@ -12,10 +12,6 @@ row number, so a chunk ingested twice stores nothing twice (its rows count as
 accepted: they are stored); tags are added with $addToSet; a checkpoint only moves
 the job on from the position its chunk started at, so two runners of one job (a
 redelivered message) never count a chunk twice, and the later one stops.
-
-Exports stream any contact query as CSV, a page at a time. Property columns are the
-keys present on the exported contacts, found first by one aggregation (so a column
-appears only when some exported contact has it); standard properties come first.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Contacts of the caller's workspace: find, create, update, tag, consent, erase."""
+"""Contacts of the caller's workspace as read: one contact, pages of them (by search,
+segment, tag or outlet), a segment's members, and a contact's events."""
 
 from __future__ import annotations
 

@@ -36,5 +36,5 @@ def configure(runtime: Runtime) -> None:
 
 def get() -> Runtime:
     if _runtime is None:
-        raise RuntimeError("resolvers.runtime.configure() has not been called")
+        raise RuntimeError("resolvers.core.runtime.configure() has not been called")
     return _runtime

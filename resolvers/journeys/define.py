@@ -1,4 +1,4 @@
-"""Journeys of the caller's workspace: define, validate, publish, pause, resume, archive.
+"""Journeys of the caller's workspace: read, create, validate, save and delete them.
 
 The graph comes whole (nodes with their settings, labelled edges) and is checked by
 engine.journeys: problems of shape (not lists of objects, unknown types, bad ids, too
@@ -9,8 +9,8 @@ validated, frozen as a new JourneyVersion and used by new runs at once, while ru
 already inside keep the version they entered with.
 
 What a live journey reacts to (its trigger, the events its waits, exit and goal listen
-for) is registered with resolvers.reactions; the runner (resolvers.journey_runner) does
-the rest.
+for) is registered by journeys.listeners; publishing and pausing are journeys.lifecycle,
+running is journeys.enroll and journeys.step.
 """
 
 from __future__ import annotations

@@ -1,20 +1,18 @@
-"""Running journeys: contacts enter, step through the graph, wait, and leave.
+"""Stepping journey runs: a run moves through the graph, waits, sends, and leaves.
 
 Every transition of a run is one conditional update on (enrollment id, step counter),
 so whoever moves a run first wins and a duplicated message, a second worker or a late
 wake-up finds the step changed and does nothing. A send is queued with an idempotency
 key of (journey, run, node) *before* the run moves on, so a step retried after a crash
-queues nothing twice (resolvers.sending returns the existing message).
+queues nothing twice (messaging.queue returns the existing message).
 
 `due_at` on each run says when the runner must look at it next: a wait's wake-up, or a
-short lease while a step message is on its way. `run_wakeups` (the scheduler's job every
+short lease while a step message is on its way. journeys.wakeups (the scheduler's job every
 few seconds) picks every run that is due, so a lost Redis message or a worker restarted
 in the middle of a wait loses nobody. Everything takes `now`, so tests move time by
 passing it (and `inline=True` runs steps in the caller instead of the queue).
 
-Events arrive through resolvers.reactions (`on_events`): triggers start runs, the events
-waits wait for move those runs on, exit events and leaving the exit segment end runs,
-goal events count conversions (and end the run).
+Events reach runs through journeys.listeners (registered with resolvers.reactions).
 """
 
 from __future__ import annotations

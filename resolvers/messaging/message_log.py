@@ -1,6 +1,6 @@
 """The message log: every send with its status, reason and engagement, newest first.
 
-Pages are keyset reads over `_id` like resolvers.pagination's, as aggregates: the first
+Pages are keyset reads over `_id` like core.pagination's, as aggregates: the first
 $match (the one planned) is equalities served by an index ending in `_id`
 (workspace_id[, contact_id | source_id], _id), plus `_id: {$lt}` after a cursor; the other
 filters, and leaving out system mail (no contact), come in a second $match. System mail

@@ -1,11 +1,11 @@
-"""Sending: one row per message, decided once, sent at most once.
+"""The send queue: one row per message, decided once, sent at most once.
 
 `queue` writes an OutboundMessage per idempotency key *before* anything is sent, with the
 channel chosen (priority order, address and consent), frequency caps and quiet hours
-applied; rows due now get a `send_message` job. `deliver` (that job) claims its row
+applied; rows due now get a `send_message` job. messaging.deliver (that job) claims its row
 atomically (queued -> sending), checks consent again, renders the template against the
 contact as it is now, calls the provider and records the outcome; a job delivered twice
-finds the row claimed or done and does nothing. `dispatch_due` (every few seconds) wakes
+finds the row claimed or done and does nothing. messaging.dispatch (every few seconds) wakes
 rows whose time came and re-enqueues queued rows whose job was lost, so neither a
 restart nor a lost Redis message loses a send.
 

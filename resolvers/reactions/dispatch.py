@@ -86,13 +86,14 @@ async def react(workspace_id: str, event_ids: list[str]) -> None:
     by_kind: dict[str, list[Listener]] = defaultdict(list)
     for listener in listeners:
         by_kind[table.kind_of(listener.owner)].append(listener)
+    for kind, handler in _handlers.items():  # registration order: journeys, then campaigns
+        if by_kind.get(kind):
+            await handler(wid, events, by_kind[kind])
     unhandled = sorted(set(by_kind) - set(_handlers))
     if unhandled:
-        # Raised, not skipped: the actor retries, and the log names what was never wired.
+        # Raised after the wired kinds ran (handlers are idempotent, so the retry that
+        # follows repeats nothing): the actor fails, and its log names what was never wired.
         raise Unwired(
             f"listeners of kind {', '.join(unhandled)} have no handler; "
             "register one with resolvers.reactions.dispatch.register at start-up"
         )
-    for kind, handler in _handlers.items():  # registration order: journeys, then campaigns
-        if by_kind.get(kind):
-            await handler(wid, events, by_kind[kind])

@@ -1,10 +1,10 @@
-"""Segments of the caller's workspace: define, preview, list, duplicate, delete, export,
-static lists, and live counts.
+"""Segments of the caller's workspace: define, preview, list, duplicate and delete
+(static lists are segments.static, live counts segments.live_counts).
 
 Dynamic segments are rules (engine.segments): validated with every problem reported at
 its path inside the rule ("rules.all[2].op"), stored with the references they read,
-and populated at once (resolvers.membership.recompute); from then on membership follows
-each change of a contact (resolvers.membership.reevaluate) and the clock (the scheduled
+and populated at once (segments.recompute); from then on membership follows
+each change of a contact (segments.membership.reevaluate) and the clock (the scheduled
 refresh of time windows). Static segments are a fixed set of contacts, given by id or
 copied from another segment. Either way members are the contacts whose `segments`
 holds the segment's id.

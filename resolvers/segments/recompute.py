@@ -1,6 +1,4 @@
-"""Whole-segment passes: recount members, backfill event filters, recompute a segment, refresh
-time windows.
-"""
+"""Whole-segment passes: backfill event filters, recompute a segment, refresh time windows."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Journeys through GraphQL: the whole graph in one mutation, problems with the path of
 the node or edge, typed nodes, the lifecycle, the API trigger run by the real worker,
 analytics, hostile input and tenant isolation. (Running is tested in
-test_journeys_runner.py, the engine in tests/engine/test_journey_*.py.)"""
+journeys/test_runner.py, the engine in tests/engine/test_journey_*.py.)"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Campaigns through GraphQL: drafts and their validation, locking, the lifecycle with its
 audit trail, approvals (approver vs marketer), simple-mode goals, hostile input and
-tenant isolation. (Sending is in tests/test_campaign_sending.py.)"""
+tenant isolation. (Sending is in tests/campaigns/test_sending.py.)"""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from reach.embedded.redis import EmbeddedRedis
 from resolvers.segments import membership
 from tests.conftest import free_port
 from tests.helpers import new_tenant
-from tests.test_segments import add_contact, create_segment
+from tests.segments.test_segments import add_contact, create_segment
 from tests.test_serve_process import Child, child_env, spawn  # noqa: F401 - a fixture
 from tests.tracking_helpers import basic
 

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from reach.embedded.mongo import EmbeddedMongo
 from reach.embedded.redis import EmbeddedRedis
 from tests.conftest import free_port
-from tests.test_segment_live import _wait_up
+from tests.segments.test_live import _wait_up
 from tests.test_serve_process import child_env, spawn  # noqa: F401 - a fixture
 
 CONTACTS = 30
