@@ -159,7 +159,7 @@ async def export_segment(request: Request) -> StreamingResponse | JSONResponse:
     """GET /v1/export/segments/{id}: the segment's members as text/csv."""
     try:
         ctx = await _caller(request)
-        chunks = await csv_export.export_members(ctx, request.path_params["segment_id"])
+        chunks = await csv_export.export_segment_members(ctx, request.path_params["segment_id"])
     except DomainError as error:
         return _domain_error(error)
     return _csv_download(chunks, "segment")

@@ -56,7 +56,7 @@ class Segment:
     async def members(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[Contact]:
-        page = await read.list_members(info.context.caller(), self.doc, first, after)
+        page = await read.list_segment_members(info.context.caller(), self.doc, first, after)
         return connection(page, Contact.of)
 
     @staticmethod

@@ -9,8 +9,8 @@ from resolvers.campaigns import ab_test, fanout, paid_audience, runs
 from resolvers.contacts import csv_import
 from resolvers.journeys import step, wakeups
 from resolvers.messaging import deliver, engagement
-from resolvers.messaging import dispatch as messaging_dispatch
-from resolvers.reactions import dispatch
+from resolvers.messaging import dispatch as send_dispatch
+from resolvers.reactions import dispatch as reaction_dispatch
 from resolvers.segments import recompute
 from workers.loop import run
 
@@ -51,7 +51,7 @@ def refresh_segments() -> None:
 @actor(queue_name="reactions", max_retries=10, min_backoff=500, max_backoff=60_000)
 def react_to_events(workspace_id: str, event_ids: list[str]) -> None:
     """Journey triggers/waits/exits, triggered campaigns and goals for stored events."""
-    run(dispatch.react(workspace_id, event_ids))
+    run(reaction_dispatch.react(workspace_id, event_ids))
 
 
 @actor(
@@ -83,7 +83,7 @@ def provider_status(
 @actor(queue_name="sends", max_retries=0, time_limit=120_000)
 def dispatch_due() -> None:
     """Scheduled sends whose time came, and queued ones whose job was lost."""
-    run(messaging_dispatch.dispatch_due(), timeout=110)
+    run(send_dispatch.dispatch_due(), timeout=110)
 
 
 @actor(queue_name="journeys", max_retries=10, min_backoff=500, max_backoff=60_000)

@@ -102,7 +102,7 @@ async def _export_rows(query: dict[str, Any], keys: list[str]) -> AsyncIterator[
         last = docs[-1]["_id"]
 
 
-async def export_members(ctx: RequestContext, segment_id: str) -> AsyncIterator[str]:
+async def export_segment_members(ctx: RequestContext, segment_id: str) -> AsyncIterator[str]:
     """CSV chunks of the segment's members (checks happen before streaming starts)."""
     segment = await require_segment(ctx, segment_id)
     return await export_contacts(ctx, segment_id=str(segment.id))

@@ -116,7 +116,7 @@ async def list_events(
     return await paginate(Event, query, first, after, newest_first=True, sort_field="timestamp")
 
 
-async def list_members(
+async def list_segment_members(
     ctx: RequestContext, segment: Segment, first: int | None, after: str | None
 ) -> Page:
     return await list_contacts(ctx, first, after, segment_id=str(segment.id))
