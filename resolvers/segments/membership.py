@@ -32,7 +32,14 @@ from documents.contact import Contact
 from documents.segment import Segment
 from engine.segments import evaluate
 from engine.segments import rules as rule_language
-from resolvers.segments.transitions import ENTERED, EXITED, Transitions, apply, recount
+from resolvers.segments.transitions import (
+    ENTERED,
+    EXITED,
+    Move,
+    Transitions,
+    apply_many,
+    recount,
+)
 
 log = logging.getLogger("reach.segments")
 
@@ -91,7 +98,8 @@ async def reevaluate(
     engine.segments.rules.references() returns them (("property", key), ("field", name),
     ("event", name), ("tag", tag), ("consent", channel), ("segment", id)), or ALL.
     Costs one segment query per round, plus, when some segment is affected, one contact
-    query and the writes of the transitions."""
+    query and the writes of the transitions (one per contact moved, whatever the number
+    of segments it moves in or out of: transitions.apply_many)."""
     now = now or datetime.now(UTC)
     done = Transitions()
     pending = {cid: set(refs) for cid, refs in changed.items() if refs}
@@ -137,10 +145,11 @@ async def reevaluate(
             break
         pending = {}
         by_id = {str(s.id): s for s in segments}
-        for sid in set(entered) | set(exited):
-            moved_in, moved_out = await apply(
-                workspace_id, by_id[sid], entered.get(sid, []), exited.get(sid, []), now
-            )
+        moves = [
+            Move(by_id[sid], entered.get(sid, []), exited.get(sid, []))
+            for sid in set(entered) | set(exited)
+        ]
+        for sid, (moved_in, moved_out) in (await apply_many(workspace_id, moves, now)).items():
             _follow(pending, sid, moved_in, moved_out, done)
     else:
         log.warning("segment re-evaluation stopped after %d rounds", MAX_ROUNDS)

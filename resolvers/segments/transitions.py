@@ -8,6 +8,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +58,15 @@ class Transitions:
         return any(self.entered.values()) or any(self.exited.values())
 
 
+@dataclass
+class Move:
+    """Contacts to move in and out of one segment."""
+
+    segment: Segment
+    entered: list[PydanticObjectId]
+    exited: list[PydanticObjectId]
+
+
 async def apply(
     workspace_id: PydanticObjectId,
     segment: Segment,
@@ -64,71 +74,139 @@ async def apply(
     exited: Iterable[PydanticObjectId],
     now: datetime | None = None,
 ) -> tuple[list[PydanticObjectId], list[PydanticObjectId]]:
-    """Move contacts in and out of one segment: contact.segments, member_count,
-    segment_entered/exited events, live count and changes. Returns the contacts that
-    really moved (those already in, or already out, are left alone).
+    """Move contacts in and out of one segment (see apply_many)."""
+    moved = await apply_many(workspace_id, [Move(segment, list(entered), list(exited))], now)
+    return moved.get(str(segment.id), ([], []))
 
-    Transitions of one segment are serialised across processes by a Redis lock, so a
-    contact that two processes move at once enters once: one event, one count."""
+
+async def apply_many(
+    workspace_id: PydanticObjectId, moves: list[Move], now: datetime | None = None
+) -> dict[str, tuple[list[PydanticObjectId], list[PydanticObjectId]]]:
+    """Move contacts in and out of several segments at once: contact.segments, the
+    aggregates of segment_entered/exited, member_count, the events, live count and
+    changes. Returns, per segment id, the contacts that really moved (those already in,
+    or already out, are left alone).
+
+    A contact costs one write however many segments it enters (two when it also exits
+    some: $addToSet and $pull of one array cannot share an update), because on an engine
+    whose cost is per document written (SecantusDB rewrites every index entry of the
+    document) the writes per contact, not per segment, are what a transition costs.
+
+    Transitions of one segment are serialised across processes by a Redis lock, taken in
+    segment-id order so two processes moving overlapping sets cannot deadlock; a contact
+    that two processes move at once therefore enters once: one event, one count."""
     now = now or datetime.now(UTC)
-    sid = str(segment.id)
-    entered, exited = list(dict.fromkeys(entered)), list(dict.fromkeys(exited))
-    if not entered and not exited:
-        return [], []
-    lock = runtime.get().redis.lock(
-        live.channel(workspace_id, f"segment-lock:{sid}"),
-        timeout=LOCK_SECONDS,
-        blocking_timeout=LOCK_SECONDS,
-    )
-    async with lock:
-        entered = await _moving(workspace_id, entered, {"segments": {"$ne": sid}})
-        exited = await _moving(workspace_id, exited, {"segments": sid})
-        if not entered and not exited:
-            return [], []
-        contacts = Contact.get_pymongo_collection()
-        for start in range(0, len(entered), CHUNK):
+    moves = [
+        Move(m.segment, list(dict.fromkeys(m.entered)), list(dict.fromkeys(m.exited)))
+        for m in sorted(moves, key=lambda m: str(m.segment.id))
+    ]
+    moves = [m for m in moves if m.entered or m.exited]
+    if not moves:
+        return {}
+    redis = runtime.get().redis
+    locks = [
+        redis.lock(
+            live.channel(workspace_id, f"segment-lock:{m.segment.id}"),
+            timeout=LOCK_SECONDS,
+            blocking_timeout=LOCK_SECONDS,
+        )
+        for m in moves
+    ]
+    async with AsyncExitStack() as stack:
+        for lock in locks:
+            await stack.enter_async_context(lock)
+
+        async def renew() -> None:
             # A big move on a slow database outlasts any fixed timeout: each chunk renews
-            # the lock, so it is held exactly as long as the work goes on.
-            await lock.reacquire()
-            await contacts.update_many(
-                {"_id": {"$in": entered[start : start + CHUNK]}, "workspace_id": workspace_id},
-                {"$addToSet": {"segments": sid}},
-            )
-        for start in range(0, len(exited), CHUNK):
-            await lock.reacquire()
-            await contacts.update_many(
-                {"_id": {"$in": exited[start : start + CHUNK]}, "workspace_id": workspace_id},
-                {"$pull": {"segments": sid}},
-            )
-        await lock.reacquire()
-        # update then read (no findAndModify, which scans on SecantusDB); the lock makes
-        # the read this move's count.
+            # the locks, so they are held exactly as long as the work goes on.
+            for lock in locks:
+                await lock.reacquire()
+
+        moves = await _still_moving(workspace_id, moves)
+        if not moves:
+            return {}
+        await _write_contacts(workspace_id, moves, now, renew)
+        await renew()
+        # update then read (no findAndModify, which scans on SecantusDB); the locks make
+        # the read these moves' counts.
         segments = Segment.get_pymongo_collection()
-        await segments.update_one(
-            {"_id": segment.id, "workspace_id": workspace_id},
-            {"$inc": {"member_count": len(entered) - len(exited)}},
+        await segments.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": m.segment.id, "workspace_id": workspace_id},
+                    {"$inc": {"member_count": len(m.entered) - len(m.exited)}},
+                )
+                for m in moves
+            ],
+            ordered=False,
         )
-        updated = await segments.find_one(
-            {"_id": segment.id, "workspace_id": workspace_id}, {"member_count": 1}
-        )
-    await _record(workspace_id, segment, entered, exited, now)
-    if updated is not None:
-        await live.publish(workspace_id, count_topic(sid), {"count": updated["member_count"]})
-    await _publish_changes(workspace_id, sid, entered, exited)
-    return entered, exited
+        counts = {
+            str(row["_id"]): row.get("member_count", 0)
+            for row in await segments.find(
+                {"_id": {"$in": [m.segment.id for m in moves]}, "workspace_id": workspace_id},
+                {"member_count": 1},
+            ).to_list(None)
+        }
+    await _record(workspace_id, moves, now)
+    for m in moves:
+        sid = str(m.segment.id)
+        if sid in counts:
+            await live.publish(workspace_id, count_topic(sid), {"count": counts[sid]})
+        await _publish_changes(workspace_id, sid, m.entered, m.exited)
+    return {str(m.segment.id): (m.entered, m.exited) for m in moves}
 
 
-async def _moving(
-    workspace_id: PydanticObjectId, ids: list[PydanticObjectId], state: dict[str, Any]
-) -> list[PydanticObjectId]:
-    """Those of `ids` still in `state` (not yet moved by someone else)."""
-    found: set[PydanticObjectId] = set()
+async def _still_moving(workspace_id: PydanticObjectId, moves: list[Move]) -> list[Move]:
+    """The moves narrowed to contacts not yet moved by someone else: one read of the
+    contacts' memberships (per CHUNK ids), under the locks."""
+    ids = list(dict.fromkeys(c for m in moves for c in (*m.entered, *m.exited)))
+    member_of: dict[PydanticObjectId, set[str]] = {}
     collection = Contact.get_pymongo_collection()
     for start in range(0, len(ids), CHUNK):
         query = {"_id": {"$in": ids[start : start + CHUNK]}, "workspace_id": workspace_id}
-        rows = await collection.find({**query, **state}, {"_id": 1}).to_list(None)
-        found.update(row["_id"] for row in rows)
-    return [i for i in ids if i in found]
+        for row in await collection.find(query, {"segments": 1}).to_list(None):
+            member_of[row["_id"]] = set(row.get("segments") or [])
+    narrowed = []
+    for m in moves:
+        sid = str(m.segment.id)
+        entered = [c for c in m.entered if c in member_of and sid not in member_of[c]]
+        exited = [c for c in m.exited if c in member_of and sid in member_of[c]]
+        if entered or exited:
+            narrowed.append(Move(m.segment, entered, exited))
+    return narrowed
+
+
+async def _write_contacts(
+    workspace_id: PydanticObjectId, moves: list[Move], now: datetime, renew
+) -> None:
+    """Per contact: the segments it enters ($addToSet) with the aggregates of its
+    segment_entered/exited events (so behaviour rules can read them; last_active_at is
+    not touched: these are not the contact's own activity), and the segments it exits
+    ($pull) in a second update only when there are some."""
+    enters: dict[PydanticObjectId, list[str]] = defaultdict(list)
+    exits: dict[PydanticObjectId, list[str]] = defaultdict(list)
+    for m in moves:
+        for contact_id in m.entered:
+            enters[contact_id].append(str(m.segment.id))
+        for contact_id in m.exited:
+            exits[contact_id].append(str(m.segment.id))
+    operations = []
+    for contact_id in dict.fromkeys([*enters, *exits]):
+        selector = {"_id": contact_id, "workspace_id": workspace_id}
+        occurrences = [(ENTERED, now)] * len(enters.get(contact_id, []))
+        occurrences += [(EXITED, now)] * len(exits.get(contact_id, []))
+        update: dict[str, Any] = stats_update(occurrences)
+        if contact_id in enters:
+            update["$addToSet"] = {"segments": {"$each": enters[contact_id]}}
+            operations.append(UpdateOne(selector, update))
+            update = {}
+        if contact_id in exits:
+            update["$pull"] = {"segments": {"$in": exits[contact_id]}}
+            operations.append(UpdateOne(selector, update))
+    contacts = Contact.get_pymongo_collection()
+    for start in range(0, len(operations), CHUNK):
+        await renew()
+        await contacts.bulk_write(operations[start : start + CHUNK], ordered=False)
 
 
 async def _publish_changes(
@@ -178,27 +256,18 @@ def _event_document(
     return document
 
 
-async def _record(
-    workspace_id: PydanticObjectId,
-    segment: Segment,
-    entered: list[PydanticObjectId],
-    exited: list[PydanticObjectId],
-    now: datetime,
-) -> None:
-    """segment_entered / segment_exited events, and their aggregates on the contacts
-    (so behaviour rules can read them; last_active_at is not touched: these are not the
-    contact's own activity)."""
-    pairs = [(ENTERED, c) for c in entered] + [(EXITED, c) for c in exited]
+async def _record(workspace_id: PydanticObjectId, moves: list[Move], now: datetime) -> None:
+    """segment_entered / segment_exited events (their aggregates were written with the
+    memberships), handed on to the reactions."""
+    pairs = [(ENTERED, c, m.segment) for m in moves for c in m.entered]
+    pairs += [(EXITED, c, m.segment) for m in moves for c in m.exited]
     for start in range(0, len(pairs), CHUNK):
-        chunk = pairs[start : start + CHUNK]
-        documents = [_event_document(workspace_id, c, name, segment, now) for name, c in chunk]
+        documents = [
+            _event_document(workspace_id, c, name, segment, now)
+            for name, c, segment in pairs[start : start + CHUNK]
+        ]
         await Event.get_pymongo_collection().insert_many(documents, ordered=False)
         await dispatch.events_stored(workspace_id, documents)
-        operations = []
-        for name, contact_id in chunk:
-            stats = stats_update([(name, now)])
-            operations.append(UpdateOne({"_id": contact_id, "workspace_id": workspace_id}, stats))
-        await Contact.get_pymongo_collection().bulk_write(operations, ordered=False)
 
 
 CHUNK = 1000  # contact ids per update / event insert
