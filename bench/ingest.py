@@ -1,6 +1,7 @@
 """Ingestion throughput through /v1/batch, as a ratio to raw insert_many in the same run.
 
-    .venv/bin/python -m bench.ingest [--events 1500] [--batch-size 100] [--contacts N/10]
+    .venv/bin/python -m bench.ingest [--events 20000] [--batch-size 100] [--contacts N/5]
+                                     [--no-second-pass] [--json PATH]
 
 Starts its own embedded MongoDB and Redis (or uses MONGODB_URI / REDIS_URL) and a uvicorn
 server on loopback (bench.harness). Generates N Segment messages from --contacts users (an
@@ -16,6 +17,12 @@ properties and context; deterministic message ids) and measures:
 Then both again with the same batches (every message a duplicate). Reports events/s, the
 ratio pipeline/baseline, and MongoDB commands per event and per batch (PyMongo command
 monitoring, counted only while measuring), which do not depend on the engine.
+
+Also: the cost of 500 new contacts into the empty workspace (before the load) and into the
+full one (after it), whose ratio must stay flat (issue 12: <= 1.5), and the engine's floor:
+the contact writes alone (one update per distinct contact per batch, on a copy of the
+contacts with their indexes), so that baseline / (baseline + floor) says what ratio any
+pipeline keeping per-contact aggregates can reach on this engine.
 
 Targets (first pass): at most 2 MongoDB round trips per event, throughput at least 50%
 of the baseline.
@@ -35,9 +42,12 @@ from typing import Any
 
 import httpx
 from beanie import PydanticObjectId
+from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
+from bench import report
 from bench.harness import BenchServer, bench_server
+from documents.contact import Contact
 from documents.event import Event
 from engine.messages import parse_message
 from resolvers.accounts.bootstrap import provision
@@ -268,7 +278,76 @@ def _report(pipeline: Phase, baseline: Phase, batch_size: int, check: bool) -> b
     return trips_ok and ratio_ok
 
 
-async def main(events: int, batch_size: int, contacts: int, second_pass: bool) -> int:
+GROWTH_CONTACTS = 500
+
+
+def new_contacts(tag: str, n: int = GROWTH_CONTACTS) -> list[dict[str, Any]]:
+    """Identify messages for `n` users the load never names: new contacts only."""
+    return [
+        {
+            "type": "identify",
+            "userId": f"growth-{tag}-{i:05d}",
+            "messageId": f"growth-{tag}-{i:05d}",
+            "timestamp": EPOCH.isoformat(),
+            "traits": {"email": f"growth-{tag}-{i:05d}@example.com", "plan": "free"},
+        }
+        for i in range(n)
+    ]
+
+
+async def contact_writes_alone(
+    bench: BenchServer, workspace_id: PydanticObjectId, chunks: list[list[dict]]
+) -> float:
+    """Seconds the engine takes for the contact writes the pipeline cannot avoid: one
+    update per distinct contact per batch (activity and an aggregate), as bulk_write, on
+    a copy of the workspace's contacts with the contacts collection's indexes. With the
+    baseline's event inserts this is the floor of any pipeline that keeps per-contact
+    aggregates, so baseline / (baseline + this) is the ratio the engine allows."""
+    database = bench.services.mongo[bench.settings.mongodb_db]
+    source = database[Contact.Settings.name]
+    copy = database[f"bench_contacts_copy_{uuid.uuid4().hex[:6]}"]
+    await copy.create_indexes(Contact.Settings.indexes)
+    ids: dict[str, PydanticObjectId] = {}
+    page = await source.find({"workspace_id": workspace_id}).to_list(None)
+    for start in range(0, len(page), 1000):
+        await copy.insert_many(page[start : start + 1000])
+    ids = {d["user_id"]: d["_id"] for d in page if d.get("user_id")}
+    started = time.perf_counter()
+    for chunk in chunks:
+        users = dict.fromkeys(m["userId"] for m in chunk)
+        moment = datetime.now(UTC)
+        await copy.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": ids[u], "workspace_id": workspace_id},
+                    {
+                        "$set": {"updated_at": moment},
+                        "$max": {"last_active_at": moment},
+                        "$inc": {"event_stats.bench.count": 1},
+                    },
+                )
+                for u in users
+                if u in ids
+            ],
+            ordered=False,
+        )
+    seconds = time.perf_counter() - started
+    await copy.drop()
+    return seconds
+
+
+async def post_all(client: httpx.AsyncClient, write_key: str, chunks: list[list[dict]]) -> float:
+    auth = httpx.BasicAuth(write_key, "")
+    started = time.perf_counter()
+    for chunk in chunks:
+        response = await client.post("/v1/batch", json={"batch": chunk}, auth=auth)
+        assert response.status_code == 200 and response.json()["accepted"] == len(chunk)
+    return time.perf_counter() - started
+
+
+async def main(
+    events: int, batch_size: int, contacts: int, second_pass: bool, json_path: str | None = None
+) -> int:
     messages = make_messages(events, contacts)
     chunks = batches(messages, batch_size)
     async with bench_server("ingest") as bench:
@@ -290,6 +369,8 @@ async def main(events: int, batch_size: int, contacts: int, second_pass: bool) -
                 f"{events} events ({sum(m['type'] == 'identify' for m in messages)} identify) "
                 f"from {contacts} users, batches of {batch_size}, engine: {bench.engine}"
             )
+            growth_chunks = batches(new_contacts("empty"), batch_size)
+            growth_at_zero = await post_all(client, tenant.write_key, growth_chunks)
             first = await run_pipeline(
                 bench, client, tenant.write_key, chunks, "pipeline POST /v1/batch", True
             )
@@ -298,6 +379,45 @@ async def main(events: int, batch_size: int, contacts: int, second_pass: bool) -
             )
             print("first pass (new events):")
             ok = _report(first, base, batch_size, check=True)
+            stored = await Contact.get_pymongo_collection().count_documents(
+                {"workspace_id": PydanticObjectId(tenant.workspace_id)}
+            )
+            growth_chunks = batches(new_contacts("full"), batch_size)
+            growth_at_full = await post_all(client, tenant.write_key, growth_chunks)
+            growth = growth_at_full / growth_at_zero
+            print(
+                f"  {GROWTH_CONTACTS} new contacts: {growth_at_zero:.2f} s into an empty workspace, "
+                f"{growth_at_full:.2f} s into one of {stored}: x{growth:.2f}"
+            )
+            floor = await contact_writes_alone(bench, PydanticObjectId(tenant.workspace_id), chunks)
+            ceiling = base.seconds / (base.seconds + floor)
+            print(
+                f"  engine floor: the contact writes alone (one per contact per batch) take "
+                f"{floor:.2f} s against {base.seconds:.2f} s for the event inserts; "
+                f"ceiling for the ratio on this engine: {ceiling:.2f}"
+            )
+            report.write(
+                json_path,
+                "ingest",
+                f"{events} events into {contacts} contacts, batches of {batch_size}",
+                [
+                    report.at_least(
+                        "events/s vs raw insert_many of the same documents",
+                        first.rate / base.rate,
+                        MIN_RATIO,
+                    ),
+                    report.context(
+                        "engine ceiling for that ratio (event inserts + one write per contact)",
+                        ceiling,
+                    ),
+                    report.context("MongoDB commands per event", first.commands / first.events),
+                    report.at_most(
+                        f"cost of {GROWTH_CONTACTS} new contacts at {stored} / at 0",
+                        growth,
+                        1.5,
+                    ),
+                ],
+            )
             if second_pass:
                 again = await run_pipeline(
                     bench, client, tenant.write_key, chunks, "pipeline POST /v1/batch", False
@@ -316,12 +436,15 @@ async def main(events: int, batch_size: int, contacts: int, second_pass: bool) -
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1500)
+    parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--contacts", type=int, help="distinct users (default: events / 10)")
+    parser.add_argument("--contacts", type=int, help="distinct users (default: events / 5)")
+    parser.add_argument("--json", help="write the figures here (bench.report)")
     parser.add_argument("--no-second-pass", action="store_true", help="skip re-sending the batches")
     args = parser.parse_args()
-    contacts = args.contacts or max(1, args.events // 10)
+    contacts = args.contacts or max(1, args.events // 5)
     raise SystemExit(
-        asyncio.run(main(args.events, args.batch_size, contacts, not args.no_second_pass))
+        asyncio.run(
+            main(args.events, args.batch_size, contacts, not args.no_second_pass, args.json)
+        )
     )
