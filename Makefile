@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint contracts pytest worker bench clean
+.PHONY: run test lint contracts pytest worker bench bench-scale clean
 
 run: $(STAMP)
 	$(VENV)/bin/reach serve
@@ -24,8 +24,15 @@ pytest: $(STAMP)
 worker: $(STAMP)
 	$(VENV)/bin/reach worker
 
+# Every benchmark at its default size (< 15 min on 2 cores), written to bench/RESULTS.md.
 bench: $(STAMP)
-	$(PY) -m bench.auth
+	$(PY) -m bench.run_all
+
+# The benchmarks at the sizes issue 12 names (about an hour), added to bench/RESULTS.md.
+bench-scale: $(STAMP)
+	$(PY) -m bench.run_all "send --contacts 10000" "send --contacts 20000" \
+		"journeys --contacts 10000" "journeys --contacts 20000" "segments --users 10000" \
+		"ingest --events 100000 --contacts 20000 --no-second-pass"
 
 # A virtual environment on a Python 3.13 found by scripts/find-python, rebuilt
 # whenever pyproject.toml changes.

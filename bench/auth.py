@@ -17,6 +17,7 @@ import uuid
 
 import httpx
 
+from bench import report
 from bench.harness import CommandCounter, bench_server
 from resolvers.accounts.bootstrap import provision
 
@@ -32,7 +33,7 @@ async def measure(client: httpx.AsyncClient, counter: CommandCounter, n: int, re
     return elapsed / n, (counter.count - before) / n
 
 
-async def main(requests: int) -> None:
+async def main(requests: int, json_path: str | None = None) -> None:
     async with bench_server("auth") as bench:
         counter = bench.counter
         tenant = await provision(
@@ -67,9 +68,25 @@ async def main(requests: int) -> None:
         print(f"{'case':32} {'req/s':>8} {'x baseline':>11} {'mongo trips/req':>16}")
         for name, (per_request, trips) in results.items():
             print(f"{name:32} {1 / per_request:8.0f} {per_request / base:11.2f} {trips:16.2f}")
+        report.write(
+            json_path,
+            "auth",
+            f"{requests} sequential requests per case",
+            [
+                report.context(f"{name}: time per request x /healthz", per_request / base)
+                for name, (per_request, _) in results.items()
+                if not name.startswith("baseline")
+            ]
+            + [
+                report.context(f"{name}: MongoDB round trips per request", trips)
+                for name, (_, trips) in results.items()
+            ],
+        )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
-    asyncio.run(main(parser.parse_args().requests))
+    parser.add_argument("--json", help="write the figures here (bench.report)")
+    options = parser.parse_args()
+    asyncio.run(main(options.requests, options.json))

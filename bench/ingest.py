@@ -1,6 +1,6 @@
 """Ingestion throughput through /v1/batch, as a ratio to raw insert_many in the same run.
 
-    .venv/bin/python -m bench.ingest [--events 20000] [--batch-size 100] [--contacts N/5]
+    .venv/bin/python -m bench.ingest [--events 10000] [--batch-size 100] [--contacts N/5]
                                      [--no-second-pass] [--json PATH]
 
 Starts its own embedded MongoDB and Redis (or uses MONGODB_URI / REDIS_URL) and a uvicorn
@@ -436,7 +436,7 @@ async def main(
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--events", type=int, default=10000)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--contacts", type=int, help="distinct users (default: events / 5)")
     parser.add_argument("--json", help="write the figures here (bench.report)")
