@@ -5,10 +5,10 @@
 
 Starts its own embedded MongoDB and Redis (or uses MONGODB_URI / REDIS_URL) and a uvicorn
 server on loopback (bench.harness). Setup (not measured): a tenant, a number custom field
-`ltv`, --users contacts made by identify (email, city, plan, ltv), then 20 dynamic
-segments through createSegment with mixed rules (properties, a tag, behaviour with counts
-and windows, engagement, reachable, all/any/not, one in_segment, and some reading events
-the load never sends), and a segmentMemberCount subscription for each over
+`ltv`, 20 dynamic segments through createSegment with mixed rules (properties, a tag,
+behaviour with counts and windows, engagement, reachable, all/any/not, one in_segment, and
+some reading events the load never sends), then --users contacts made by identify (email,
+city, plan, ltv), and a segmentMemberCount subscription for each segment over
 --connections graphql-transport-ws connections.
 
 Measured: --batches POSTs to /v1/batch of --batch-size messages (identify changing city,
