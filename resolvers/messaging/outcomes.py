@@ -17,9 +17,11 @@ from beanie import PydanticObjectId
 from pymongo import UpdateOne
 
 from documents.campaign import Campaign
+from documents.contact import Contact
 from documents.message import OutboundMessage
 from engine.identity import Identity, IdentityIndex
 from engine.messages import parse_message
+from engine.stats import stats_name, stats_update
 from resolvers.core import jobs, live, runtime
 from resolvers.events import store
 from resolvers.events.batch import IngestResult, Parsed
@@ -135,14 +137,53 @@ async def record_engagements(
     inserted = await store.insert_events(workspace_id, parsed, "engagement")
     if not inserted:
         return
-    docs = {str(row.contact_id): contacts.get(row.contact_id) or {} for row, _, _ in entries}
-    await update_contacts(workspace_id, parsed, inserted, docs, IdentityIndex(), {}, IngestResult())
+    await _contact_activity(workspace_id, parsed, inserted, contacts)
     changed: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for position in inserted:
         row, kind, _ = entries[position]
-        changed[str(row.contact_id)].add(("event", f"{row.channel}_{kind}"))
+        name = f"{row.channel}_{kind}"
+        changed[str(row.contact_id)] |= {("event", name), ("field", "last_active_at")}
     await membership.reevaluate(workspace_id, changed)
     await reaction_dispatch.events_stored(workspace_id, inserted.values())
+
+
+async def _contact_activity(
+    workspace_id: PydanticObjectId,
+    parsed: list[Parsed],
+    inserted: dict[int, dict[str, Any]],
+    contacts: dict[PydanticObjectId, dict[str, Any]],
+) -> None:
+    """The contacts' activity aggregates for the new events. An engagement event carries
+    no traits, devices or identifiers, so what events.contact_writes.update_contacts would
+    write for it is only last_active_at and the event's stats, the same for every contact
+    with one event of one name and time: one update_many per (name, time) instead of a
+    bulk of per-contact updates (SecantusDB applies one statement to many documents at
+    about half the cost). Contacts with several events in the batch take the general path."""
+    per_contact = Counter(parsed[i].key for i in inserted)
+    groups: dict[tuple[str, datetime], list[PydanticObjectId]] = defaultdict(list)
+    rest = {}
+    for position in inserted:
+        item = parsed[position]
+        if per_contact[item.key] == 1:
+            groups[(item.message.event, item.message.timestamp)].append(PydanticObjectId(item.key))
+        else:
+            rest[position] = inserted[position]
+    now = datetime.now(UTC)
+    collection = Contact.get_pymongo_collection()
+    for (name, at), ids in groups.items():
+        stats = stats_update([(stats_name("track", name), at)])
+        await collection.update_many(
+            {"_id": {"$in": ids}, "workspace_id": workspace_id},
+            {
+                "$set": {"updated_at": now},
+                "$max": {"last_active_at": at, **stats["$max"]},
+                "$inc": stats["$inc"],
+                "$min": stats["$min"],
+            },
+        )
+    if rest:
+        docs = {str(cid): doc for cid, doc in contacts.items()}
+        await update_contacts(workspace_id, parsed, rest, docs, IdentityIndex(), {}, IngestResult())
 
 
 async def _keep_held(workspace_id: PydanticObjectId, outcomes: list[Outcome]) -> None:
