@@ -59,6 +59,7 @@ def single_address(value: object) -> str | None:
 
 class SmtpEmail:
     name = "smtp"
+    concurrency = 5  # one SMTP connection per message: a few at a time per batch
 
     def __init__(self, url: str, sender: str = DEFAULT_SENDER, timeout: float = 30.0) -> None:
         parts = urlsplit(url)

@@ -23,7 +23,7 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from channels.base import Outgoing, Provider, SendError, SendResult
+from channels.base import DEFAULT_CONCURRENCY, Outgoing, Provider, SendError, SendResult
 from documents.contact import Contact
 from documents.inbox import InboxMessage
 from documents.message import OutboundMessage
@@ -45,11 +45,6 @@ MAX_ATTEMPTS = 5
 
 
 BATCH = 50  # messages per delivery job: one claim, one read, one outcome write for all
-
-
-# Provider calls in flight per batch when the provider names no `concurrency` of its own:
-# the whole batch, so that every claimed row is handed over right after its claim.
-CONCURRENCY = BATCH
 
 
 class RetryLater(Exception):
@@ -75,57 +70,69 @@ async def deliver_batch(
     workspace_id: str, message_ids: list[str], now: datetime | None = None
 ) -> dict[str, str]:
     """Send the queued messages among `message_ids`; returns each id's status after this
-    attempt ("noop" when it was not queued). Round trips per batch, whatever its size:
-    claim, read, contacts, (locations), outcomes, events and the contacts' activity.
-    Raises RetryLater after recording, when a provider failed transiently."""
+    attempt ("noop" when it was not queued). Raises RetryLater after recording, when a
+    provider failed transiently.
+
+    The rows and their contacts are read once; each provider's share then goes in waves
+    of the provider's concurrency: claim the wave (one update), read it back (one find),
+    call the provider for all of it at once, record its outcomes (one bulk write, one
+    event insert, one contact update). So a claimed row is always one being handed over,
+    and a worker killed mid-batch leaves at most one wave per provider interrupted; the
+    rest of its batch is still queued, for the dispatcher to hand to another worker."""
     now = now or datetime.now(UTC)
     wid = PydanticObjectId(workspace_id)
     ids = [PydanticObjectId(m) for m in dict.fromkeys(message_ids)]
     statuses = {str(i): "noop" for i in ids}
-    rows = await _claim(wid, ids, now)
-    if not rows:
+    queued = await _queued(wid, ids)
+    if not queued:
         return statuses
-    token = rows[0].claim
-    contacts = await _contacts(wid, rows)
-    locations = await _locations(wid, rows)
-    done: list[Outcome] = []
-    ready: list[tuple[OutboundMessage, Any, dict[str, str]]] = []
-    for row in rows:
-        contact = contacts.get(row.contact_id)
-        if contact is None:
-            done.append(Outcome(row, "skipped", "contact_deleted"))
-            continue
-        if delivery.blocked_by_consent(row.channel, contact):
-            done.append(Outcome(row, "skipped", "unsubscribed"))
-            continue
-        to = delivery.address(row.channel, contact)
-        if to is None:
-            done.append(Outcome(row, "skipped", "no_address"))
-            continue
-        try:
-            rendered = _render(row, contact, locations.get(row.location_id))
-        except InvalidInput as error:
-            done.append(Outcome(row, "failed", f"render_failed: {error.message}"))
-            continue
-        ready.append((row, to, rendered))
-    done += await _send_all(wid, ready, now)
-    await outcomes.record(wid, token, done, contacts, now)
-    for outcome in done:
-        statuses[str(outcome.row.id)] = outcome.status
-    retries = [o for o in done if o.status == "queued"]
+    contacts = await _contacts(wid, queued)
+    locations = await _locations(wid, queued)
+    groups: dict[tuple[str, Any], list[OutboundMessage]] = defaultdict(list)
+    for row in queued:
+        groups[(row.channel, row.location_id)].append(row)
+    retries: list[Outcome] = []
+    for (channel, location_id), group in groups.items():
+        provider, config = None, None
+        if channel != "in_app":
+            provider, config = await providers.provider_for(wid, channel, location_id)
+        size = min(BATCH, int(getattr(provider, "concurrency", 0) or DEFAULT_CONCURRENCY))
+        size = BATCH if provider is None else size
+        for start in range(0, len(group), size):
+            wave = await _claim(wid, [row.id for row in group[start : start + size]])
+            if not wave:
+                continue
+            done = await _deliver_wave(wid, wave, provider, config, contacts, locations, now)
+            await outcomes.record(wid, wave[0].claim, done, contacts, now)
+            for outcome in done:
+                statuses[str(outcome.row.id)] = outcome.status
+            retries += [o for o in done if o.status == "queued"]
     if retries:
         delays = [o.due_at for o in retries if o.due_at]
         delay = max((d - now).total_seconds() for d in delays) if delays else None
         raise RetryLater(
-            f"{len(retries)} of {len(done)} sends failed for now: {retries[0].error}",
+            f"{len(retries)} sends failed for now: {retries[0].error}",
             int(delay * 1000) if delay else None,
         )
     return statuses
 
 
-async def _claim(
-    wid: PydanticObjectId, ids: list[PydanticObjectId], now: datetime
-) -> list[OutboundMessage]:
+async def _queued(wid: PydanticObjectId, ids: list[PydanticObjectId]) -> list[OutboundMessage]:
+    found = OutboundMessage.get_pymongo_collection().find(
+        {"_id": {"$in": ids}, "workspace_id": wid, "status": "queued"},
+        {
+            "_id": 1,
+            "channel": 1,
+            "location_id": 1,
+            "contact_id": 1,
+            "workspace_id": 1,
+            "idempotency_key": 1,
+        },
+    )
+    return [OutboundMessage.model_validate(doc) for doc in await found.to_list(None)]
+
+
+async def _claim(wid: PydanticObjectId, ids: list[PydanticObjectId]) -> list[OutboundMessage]:
     """Queued -> sending for every id still queued, under one fresh token; then read
     back exactly the rows this update moved (not findAndModify: SecantusDB scans for it)."""
     collection = OutboundMessage.get_pymongo_collection()
@@ -133,7 +140,7 @@ async def _claim(
     claimed = await collection.update_many(
         {"_id": {"$in": ids}, "workspace_id": wid, "status": "queued"},
         {
-            "$set": {"status": "sending", "claimed_at": now, "claim": token},
+            "$set": {"status": "sending", "claimed_at": datetime.now(UTC), "claim": token},
             "$inc": {"attempts": 1},
         },
     )
@@ -168,70 +175,80 @@ async def _locations(
     }
 
 
-async def _send_all(
+async def _deliver_wave(
     wid: PydanticObjectId,
-    ready: list[tuple[OutboundMessage, Any, dict[str, str]]],
+    wave: list[OutboundMessage],
+    provider: Provider | None,
+    config: Any,
+    contacts: dict[PydanticObjectId, dict[str, Any]],
+    locations: dict[PydanticObjectId, dict[str, Any]],
     now: datetime,
 ) -> list[Outcome]:
-    """Every rendered message to its provider, grouped by (channel, outlet), each group
-    concurrently within its provider's limits."""
-    groups: dict[tuple[str, Any], list[tuple[OutboundMessage, Any, dict[str, str]]]] = defaultdict(
-        list
-    )
-    for item in ready:
-        groups[(item[0].channel, item[0].location_id)].append(item)
-    results: list[Outcome] = []
-    for (channel, location_id), items in groups.items():
-        if channel == "in_app":
-            results += [await _deliver_in_app(row, rendered) for row, _, rendered in items]
+    """Consent, address and render checks, then every message of the wave to its
+    provider at once (within the provider's rate window; the rest a second later)."""
+    done: list[Outcome] = []
+    ready: list[tuple[OutboundMessage, Any, dict[str, str]]] = []
+    for row in wave:
+        contact = contacts.get(row.contact_id)
+        if contact is None:
+            done.append(Outcome(row, "skipped", "contact_deleted"))
             continue
-        provider, config = await providers.provider_for(wid, channel, location_id)
-        limit = int((config.settings if config else {}).get("rate_per_second") or 0)
-        allowed = items
-        if limit:
-            allowed = []
-            key = f"{wid}:{channel}:{provider.name}"
-            for item in items:
-                if await rate_limits.acquire(key, limit):
-                    allowed.append(item)
-                else:
-                    later = now + timedelta(seconds=1)
-                    results.append(Outcome(item[0], "scheduled", "rate_limited", due_at=later))
-        gate = asyncio.Semaphore(int(getattr(provider, "concurrency", 0) or CONCURRENCY))
-        results += await asyncio.gather(
-            *(_send_one(provider, gate, row, to, rendered, now) for row, to, rendered in allowed)
+        if delivery.blocked_by_consent(row.channel, contact):
+            done.append(Outcome(row, "skipped", "unsubscribed"))
+            continue
+        to = delivery.address(row.channel, contact)
+        if to is None:
+            done.append(Outcome(row, "skipped", "no_address"))
+            continue
+        try:
+            rendered = _render(row, contact, locations.get(row.location_id))
+        except InvalidInput as error:
+            done.append(Outcome(row, "failed", f"render_failed: {error.message}"))
+            continue
+        ready.append((row, to, rendered))
+    if provider is None:  # in-app: the inbox is ours
+        return done + [await _deliver_in_app(row, rendered) for row, _, rendered in ready]
+    limit = int((config.settings if config else {}).get("rate_per_second") or 0)
+    allowed = ready
+    if limit:
+        allowed = []
+        key = f"{wid}:{ready[0][0].channel}:{provider.name}" if ready else ""
+        for item in ready:
+            if await rate_limits.acquire(key, limit):
+                allowed.append(item)
+            else:
+                later = now + timedelta(seconds=1)
+                done.append(Outcome(item[0], "scheduled", "rate_limited", due_at=later))
+    return done + list(
+        await asyncio.gather(
+            *(_send_one(provider, row, to, rendered, now) for row, to, rendered in allowed)
         )
-    return results
+    )
 
 
 async def _send_one(
     provider: Provider,
-    gate: asyncio.Semaphore,
     row: OutboundMessage,
     to: Any,
     rendered: dict[str, str],
     now: datetime,
 ) -> Outcome:
-    async with gate:
-        try:
-            result: SendResult = await provider.send(_outgoing(row, to, rendered))
-        except SendError as error:
-            if error.permanent or row.attempts >= MAX_ATTEMPTS:
-                why = (
-                    str(error)
-                    if error.permanent
-                    else f"gave up after {row.attempts} attempts: {error}"
-                )
-                return Outcome(row, "failed", why, provider=provider.name)
-            wait = now + timedelta(seconds=error.retry_after) if error.retry_after else None
-            return Outcome(row, "queued", None, error=str(error), due_at=wait)
-        except Exception as error:  # a provider bug: the request may have left
-            log.exception("provider %s raised on message %s", provider.name, row.id)
+    try:
+        result: SendResult = await provider.send(_outgoing(row, to, rendered))
+    except SendError as error:
+        if error.permanent or row.attempts >= MAX_ATTEMPTS:
             why = (
-                f"outcome unknown: {type(error).__name__}: {error}; not retried, to never "
-                "send twice"
-            )[:400]
+                str(error) if error.permanent else f"gave up after {row.attempts} attempts: {error}"
+            )
             return Outcome(row, "failed", why, provider=provider.name)
+        wait = now + timedelta(seconds=error.retry_after) if error.retry_after else None
+        return Outcome(row, "queued", None, error=str(error), due_at=wait)
+    except Exception as error:  # a provider bug: the request may have left
+        log.exception("provider %s raised on message %s", provider.name, row.id)
+        why = (
+            f"outcome unknown: {type(error).__name__}: {error}; not retried, to never send twice"
+        )[:400]
+        return Outcome(row, "failed", why, provider=provider.name)
     return Outcome(
         row,
         "sent",
