@@ -335,7 +335,9 @@ async def test_worker_killed_mid_batch_sends_nobody_twice_and_closes_every_row(
             assert final["sent"] + final["failed"] == BATCH_CONTACTS, final
             closed = await rows.find({**scope, "status": "failed"}).to_list(None)
             assert all(r["reason"].startswith("interrupted") for r in closed), closed
-            assert {r["to"] for r in closed} == in_flight  # exactly the rows in flight
+            # Only rows in flight at the kill (one whose outcome write the engine was still
+            # applying may end sent instead).
+            assert closed and {r["to"] for r in closed} <= in_flight
             assert max(provider.received.values()) == 1  # nobody twice
             assert len(provider.received) == BATCH_CONTACTS  # nobody left out
             assert sum(provider.received.values()) > sum(at_kill.values())  # two went on
