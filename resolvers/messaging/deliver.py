@@ -79,6 +79,7 @@ async def deliver_batch(
     event insert, one contact update). So a claimed row is always one being handed over,
     and a worker killed mid-batch leaves at most one wave per provider interrupted; the
     rest of its batch is still queued, for the dispatcher to hand to another worker."""
+    fixed = now  # a caller's clock (tests); else each wave's own time
     now = now or datetime.now(UTC)
     wid = PydanticObjectId(workspace_id)
     ids = [PydanticObjectId(m) for m in dict.fromkeys(message_ids)]
@@ -102,6 +103,7 @@ async def deliver_batch(
             wave = await _claim(wid, [row.id for row in group[start : start + size]])
             if not wave:
                 continue
+            now = fixed or datetime.now(UTC)
             done = await _deliver_wave(wid, wave, provider, config, contacts, locations, now)
             await outcomes.record(wid, wave[0].claim, done, contacts, now)
             for outcome in done:
@@ -109,10 +111,10 @@ async def deliver_batch(
             retries += [o for o in done if o.status == "queued"]
     if retries:
         delays = [o.due_at for o in retries if o.due_at]
-        delay = max((d - now).total_seconds() for d in delays) if delays else None
+        delay = max((d - now).total_seconds() for d in delays) if delays else 0.0
         raise RetryLater(
             f"{len(retries)} sends failed for now: {retries[0].error}",
-            int(delay * 1000) if delay else None,
+            int(delay * 1000) if delay > 0 else None,
         )
     return statuses
 
