@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
+from bson import ObjectId
 from pymongo import UpdateOne
 
 from documents.campaign import Campaign
@@ -191,7 +192,11 @@ async def _keep_held(workspace_id: PydanticObjectId, outcomes: list[Outcome]) ->
     was paused would escape the pause's hold, which ran while the row was `sending`: hold
     it now. Read after our write, so whichever of the two ran last holds it."""
     back = [o.row for o in outcomes if o.status in ("queued", "scheduled")]
-    back = [row for row in back if row.source == "campaign" and row.source_id]
+    back = [
+        row
+        for row in back
+        if row.source == "campaign" and row.source_id and ObjectId.is_valid(row.source_id)
+    ]
     if not back:
         return
     sources = [PydanticObjectId(s) for s in {row.source_id for row in back}]
