@@ -43,7 +43,9 @@ def main() -> None:
     stop.wait()
     asyncio.run_coroutine_threadsafe(close_services(services), loop).result(60)
     loop_thread.stop()
-    out.write_text(json.dumps({"commands": counter.count, "by_name": dict(counter.by_name)}))
+    counts = {"commands": counter.count, "by_name": dict(counter.by_name)}
+    counts["micros"] = dict(counter.micros)  # driver wait per command name
+    out.write_text(json.dumps(counts))
 
 
 if __name__ == "__main__":

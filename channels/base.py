@@ -57,7 +57,14 @@ class SendError(Exception):
         self.code = code
 
 
+# Calls one delivery batch makes to a network provider at once (per worker thread), unless
+# the provider says otherwise: enough to hide the provider's latency, few enough to stay
+# within the concurrency a provider account allows (Twilio, FCM answer 429 beyond theirs).
+DEFAULT_CONCURRENCY = 10
+
+
 class Provider(Protocol):
     name: str
+    concurrency: int  # calls in flight per delivery batch (messaging.deliver sends waves)
 
     async def send(self, message: Outgoing) -> SendResult: ...

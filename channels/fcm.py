@@ -16,7 +16,7 @@ import httpx
 
 from channels import config as check
 from channels import transport
-from channels.base import Outgoing, SendError, SendResult
+from channels.base import DEFAULT_CONCURRENCY, Outgoing, SendError, SendResult
 
 DEFAULT_BASE_URL = "https://fcm.googleapis.com"
 PROJECT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
@@ -60,6 +60,7 @@ def _error_details(response: httpx.Response) -> tuple[str, str | None]:
 
 class FcmPush:
     name = "fcm"
+    concurrency = DEFAULT_CONCURRENCY
 
     def __init__(self, base_url: str, project_id: str, access_token: str) -> None:
         self.url = f"{base_url.rstrip('/')}/v1/projects/{project_id}/messages:send"

@@ -11,6 +11,7 @@ from channels.base import Outgoing, SendError, SendResult
 
 class Inbox:
     name = "inbox"
+    concurrency = 1000
 
     async def send(self, message: Outgoing) -> SendResult:
         if message.channel != "in_app":

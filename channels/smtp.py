@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from channels import config as check
+from channels import smtp_pool
 from channels.base import Outgoing, SendError, SendResult
 
 DEFAULT_SENDER = "Reach <no-reply@reach.local>"
@@ -59,6 +60,7 @@ def single_address(value: object) -> str | None:
 
 class SmtpEmail:
     name = "smtp"
+    concurrency = 5  # pooled sessions per server (channels.smtp_pool), so per batch too
 
     def __init__(self, url: str, sender: str = DEFAULT_SENDER, timeout: float = 30.0) -> None:
         parts = urlsplit(url)
@@ -71,6 +73,20 @@ class SmtpEmail:
         self.password = unquote(parts.password) if parts.password else None
         self.sender = sender
         self.timeout = timeout
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        """A new session: connected, upgraded with STARTTLS when offered, logged in."""
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            use_tls=self.use_tls,
+            username=self.username,
+            password=self.password,
+            timeout=self.timeout,
+            start_tls=None if not self.use_tls else False,
+        )
+        await client.connect()
+        return client
 
     def compose(self, message: Outgoing) -> email.message.EmailMessage:
         """The MIME message: text, plus an HTML alternative when there is one."""
@@ -111,19 +127,14 @@ class SmtpEmail:
         # Flattened here, with the wide header policy: aiosmtplib would re-flatten a message
         # object with a 78-column policy that RFC 2047-encodes long URLs in headers.
         raw = mime.as_bytes(policy=HEADER_POLICY.clone(linesep="\r\n"))
+        sessions = smtp_pool.pool(
+            (self.host, self.port, self.use_tls, self.username, self.password), self.concurrency
+        )
         try:
-            await aiosmtplib.send(
-                raw,
-                sender=single_address(mime["From"]),
-                recipients=[single_address(message.to)],
-                hostname=self.host,
-                port=self.port,
-                use_tls=self.use_tls,
-                username=self.username,
-                password=self.password,
-                timeout=self.timeout,
-                start_tls=None if not self.use_tls else False,
-            )
+            async with sessions.session(self._connect) as client:
+                await client.sendmail(
+                    single_address(mime["From"]), [single_address(message.to)], raw
+                )
         except aiosmtplib.SMTPRecipientsRefused as error:
             codes = [refused.code for refused in error.recipients]
             # 4xx (greylisting, mailbox busy) may pass later; 5xx will not.

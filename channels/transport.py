@@ -15,7 +15,9 @@ from channels.base import SendError
 
 # Provider APIs answer in well under a second; a slow one must not hold a worker for long.
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+# Kept alive: a delivery batch's wave (channels.base.DEFAULT_CONCURRENCY) per worker
+# thread reuses its connections instead of a TLS handshake per message.
+LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=50)
 MAX_RETRY_AFTER = 3600.0  # seconds; a longer hint is capped, not trusted blindly
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (

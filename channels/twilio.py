@@ -21,7 +21,7 @@ import httpx
 
 from channels import config as check
 from channels import transport
-from channels.base import Outgoing, SendError, SendResult
+from channels.base import DEFAULT_CONCURRENCY, Outgoing, SendError, SendResult
 
 API_VERSION = "2010-04-01"
 DEFAULT_BASE_URL = "https://api.twilio.com"
@@ -78,6 +78,7 @@ def split_prefix(address: str) -> tuple[str, str]:
 
 class TwilioMessages:
     name = "twilio"
+    concurrency = DEFAULT_CONCURRENCY
 
     def __init__(self, base_url: str, account_sid: str, auth_token: str, sender: str) -> None:
         self.url = f"{base_url.rstrip('/')}/{API_VERSION}/Accounts/{account_sid}/Messages.json"

@@ -19,7 +19,7 @@ import httpx
 
 from channels import config as check
 from channels import transport
-from channels.base import Outgoing, SendError, SendResult
+from channels.base import DEFAULT_CONCURRENCY, Outgoing, SendError, SendResult
 
 TIMESTAMP_HEADER = "X-Reach-Timestamp"
 SIGNATURE_HEADER = "X-Reach-Signature"
@@ -79,6 +79,7 @@ def default_payload(message: Outgoing) -> dict[str, Any]:
 
 class WebhookPost:
     name = "webhook"
+    concurrency = DEFAULT_CONCURRENCY
 
     def __init__(self, url: str, secret: str) -> None:
         self.url = url

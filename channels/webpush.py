@@ -25,7 +25,7 @@ from pywebpush import WebPusher, WebPushException
 
 from channels import config as check
 from channels import transport
-from channels.base import Outgoing, SendError, SendResult
+from channels.base import DEFAULT_CONCURRENCY, Outgoing, SendError, SendResult
 
 TTL_SECONDS = 24 * 3600  # how long the push service keeps it for an offline browser
 TOKEN_LIFETIME = 12 * 3600
@@ -76,6 +76,7 @@ def _origin(endpoint: str) -> str:
 
 class VapidPush:
     name = "vapid"
+    concurrency = DEFAULT_CONCURRENCY
 
     def __init__(self, private_key: str, subject: str) -> None:
         self.vapid = Vapid.from_string(private_key)

@@ -59,6 +59,7 @@ class OutboundMessage(TenantDocument):
     attempts: int = 0
     due_at: datetime | None = None
     claimed_at: datetime | None = None
+    claim: PydanticObjectId | None = None  # the delivery batch that claimed it (its token)
     provider_message_id: str | None = None
     sent_at: datetime | None = None
     delivered_at: datetime | None = None

@@ -18,6 +18,7 @@ import pytest
 from beanie import PydanticObjectId
 
 from documents.campaign import Campaign
+from documents.contact import Contact
 from documents.journey import Enrollment
 from documents.message import OutboundMessage
 from engine.access import Permission
@@ -25,7 +26,7 @@ from resolvers.campaigns import analytics
 from resolvers.core.context import Principal, RequestContext
 from resolvers.journeys import analytics as journey_analytics
 from resolvers.journeys import define, lifecycle, wakeups
-from resolvers.messaging import dispatch
+from resolvers.messaging import dispatch, queue
 from resolvers.segments import recompute
 from tests.campaign_helpers import add_segment, create, definition, until_status
 from tests.helpers import eventually, new_tenant
@@ -218,6 +219,47 @@ async def test_campaign_audience_send_claims_dispatch_and_attribution(api, seede
         stored = await Campaign.get(PydanticObjectId(campaign["id"]))
         await analytics.analytics(stored)
         await analytics.analytics(stored, run=1)
+    _check(captured)
+    assert any(c.name == "update" and c.collection == "outbound_messages" for c in captured)
+
+
+async def test_pause_hold_and_paged_release_of_a_campaign(api, seeded):
+    """hold, release's two sweeps (later rows, then due rows a page at a time) and the
+    delivery batches release enqueues."""
+    tenant, _, _ = seeded["a"]
+    wid = PydanticObjectId(tenant.workspace_id)
+    contacts = (
+        await Contact.get_pymongo_collection()
+        .find({"workspace_id": wid}, {"_id": 1})
+        .limit(60)
+        .to_list(None)
+    )
+    source = f"plans-{uuid.uuid4().hex[:6]}"
+    later = datetime.now(UTC) + timedelta(days=1)
+    requests = [
+        queue.SendRequest(
+            workspace_id=wid,
+            contact_id=c["_id"],
+            source="campaign",
+            source_id=source,
+            idempotency_key=f"{source}:{c['_id']}",
+            channels=["email"],
+            content=EMAIL,
+            not_before=later,
+        )
+        for c in contacts
+    ]
+    await queue.queue(requests)
+    with RECORDER.recording() as captured:
+        assert await queue.hold(wid, source) == len(contacts)
+        released = await queue.release(wid, source, now=later + timedelta(hours=1))
+        assert released == len(contacts)
+
+        async def delivered():
+            rows = await OutboundMessage.find({"workspace_id": wid, "source_id": source}).to_list()
+            return all(r.status == "sent" for r in rows) or None
+
+        await eventually(delivered, timeout=60)
     _check(captured)
     assert any(c.name == "update" and c.collection == "outbound_messages" for c in captured)
 

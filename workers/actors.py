@@ -69,6 +69,22 @@ def send_message(workspace_id: str, message_id: str) -> None:
         raise dramatiq.Retry(str(later), delay=later.delay_ms) from later
 
 
+@actor(
+    queue_name="sends",
+    max_retries=deliver.MAX_ATTEMPTS,
+    min_backoff=1_000,
+    max_backoff=60_000,
+    time_limit=120_000,
+)
+def deliver_messages(workspace_id: str, message_ids: list[str]) -> None:
+    """A batch of queued messages (one fan-out page's share); a duplicate or a retry of
+    this job claims only the rows still queued."""
+    try:
+        run(deliver.deliver_batch(workspace_id, message_ids), timeout=110)
+    except deliver.RetryLater as later:  # retried without an error log; the rows say why
+        raise dramatiq.Retry(str(later), delay=later.delay_ms) from later
+
+
 @actor(queue_name="sends", max_retries=20, min_backoff=500, max_backoff=30_000)
 def provider_status(
     workspace_id: str, message_id: str, status: str, error: str | None, provider_id: str

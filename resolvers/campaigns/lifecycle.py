@@ -23,7 +23,8 @@ from resolvers.core import audit, live
 from resolvers.core.context import RequestContext
 from resolvers.messaging import queue
 
-PAUSABLE = ("scheduled", "sending")
+# "sent": the fan-out has queued everything, deliveries may still go on for hours.
+PAUSABLE = ("scheduled", "sending", "sent")
 
 
 CANCELLABLE = ("pending_approval", "scheduled", "sending", "paused")
@@ -199,16 +200,18 @@ async def reject_campaign(ctx: RequestContext, campaign_id: str, comment: str) -
 
 
 async def pause_campaign(ctx: RequestContext, campaign_id: str) -> Campaign:
-    """Hold every message not yet handed to a provider; the fan-out stops after its page."""
+    """Hold every message not yet handed to a provider; the fan-out stops after its page.
+    Works while deliveries go on after the fan-out queued everything (status sent): rows
+    a delivery batch has already claimed go out, every other one waits for resume."""
     ctx.require(Permission.WRITE)
     campaign = await require_campaign(ctx, campaign_id)
-    campaign = await _transition(
-        ctx,
-        campaign,
-        PAUSABLE,
-        {"status": "paused", "paused_from": campaign.status},
-        "paused",
-    )
+    try:
+        campaign = await _pause(ctx, campaign)
+    except WrongState:  # the fan-out moved sending -> sent between the read and the update
+        fresh = await reload_campaign(campaign)
+        if fresh is None or fresh.status == campaign.status or fresh.status not in PAUSABLE:
+            raise
+        campaign = await _pause(ctx, fresh)
     held = await queue.hold(ctx.workspace_id, str(campaign.id))
     await Campaign.get_pymongo_collection().update_one(
         {"_id": campaign.id, "workspace_id": ctx.workspace_id}, {"$set": {"held_on_pause": held}}
@@ -216,8 +219,16 @@ async def pause_campaign(ctx: RequestContext, campaign_id: str) -> Campaign:
     return await reload_campaign(campaign)
 
 
+async def _pause(ctx: RequestContext, campaign: Campaign) -> Campaign:
+    """Conditional on the status read, so that resume returns to what was paused."""
+    allowed = (campaign.status,) if campaign.status in PAUSABLE else PAUSABLE
+    sets = {"status": "paused", "paused_from": campaign.status}
+    return await _transition(ctx, campaign, allowed, sets, "paused")
+
+
 async def resume_campaign(ctx: RequestContext, campaign_id: str) -> Campaign:
-    """Release the held messages and continue the fan-out from where it stopped."""
+    """Release the held messages and continue the fan-out from where it stopped (a
+    campaign paused after its fan-out returns to sent and completes as its rows do)."""
     ctx.require(Permission.WRITE)
     campaign = await require_campaign(ctx, campaign_id)
     back_to = campaign.paused_from or "sending"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from documents.base import up_to
 from documents.message import OutboundMessage
-from resolvers.core import jobs, runtime
+from resolvers.core import runtime
+from resolvers.messaging import queue
 
 DISPATCH_LIMIT = 2000
 
@@ -58,10 +60,11 @@ async def dispatch_due(now: datetime | None = None) -> dict[str, int]:
         )
         counts["requeued"] = len(stale)
         jobs_out += stale
-    if jobs_out:
-        await jobs.enqueue_many(
-            "send_message", [(str(r["workspace_id"]), str(r["_id"])) for r in jobs_out]
-        )
+    by_workspace: dict[Any, list[str]] = defaultdict(list)
+    for row in jobs_out:
+        by_workspace[row["workspace_id"]].append(str(row["_id"]))
+    for workspace_id, ids in by_workspace.items():  # in delivery batches, as queued
+        await queue.enqueue(workspace_id, ids)
     cutoff = now - lease
     left = _contact_sends(
         await collection.find({"status": "sending", "claimed_at": up_to(cutoff)}, projection)

@@ -2,10 +2,11 @@
 
 `queue` writes an OutboundMessage per idempotency key *before* anything is sent, with the
 channel chosen (priority order, address and consent), frequency caps and quiet hours
-applied; rows due now get a `send_message` job. messaging.deliver (that job) claims its row
-atomically (queued -> sending), checks consent again, renders the template against the
-contact as it is now, calls the provider and records the outcome; a job delivered twice
-finds the row claimed or done and does nothing. messaging.dispatch (every few seconds) wakes
+applied; rows due now get delivery jobs of up to deliver.BATCH messages each (`enqueue`).
+messaging.deliver (that job) claims its rows with one conditional update (queued ->
+sending), checks consent again, renders the templates against the contacts as they are
+now, calls the providers and records the outcomes together; a job delivered twice finds
+the rows claimed or done and does nothing. messaging.dispatch (every few seconds) wakes
 rows whose time came and re-enqueues queued rows whose job was lost, so neither a
 restart nor a lost Redis message loses a send.
 
@@ -30,6 +31,7 @@ from documents.message import OutboundMessage
 from documents.workspace import Workspace
 from engine import delivery
 from resolvers.core import jobs
+from resolvers.messaging import deliver
 from resolvers.messaging.deliver import DUPLICATE_KEY
 
 CAP_COUNTED = ("queued", "sending", "sent", "delivered", "bounced", "scheduled", "paused")
@@ -178,9 +180,18 @@ async def _queue_batch(
         decided.message_id = row["_id"]
         if row["status"] == "queued":
             due.append(str(row["_id"]))
-    if due:
-        await jobs.enqueue_many("send_message", [(str(workspace_id), mid) for mid in due])
+    await enqueue(workspace_id, due)
     return outcome
+
+
+async def enqueue(workspace_id: PydanticObjectId, message_ids: list[str]) -> None:
+    """Delivery jobs for queued rows of one workspace: `deliver_messages` per BATCH; a
+    lone message keeps the one-message job `send_message` (the same code, a batch of one)."""
+    chunks = deliver.batches(message_ids)
+    single = [(str(workspace_id), chunk[0]) for chunk in chunks if len(chunk) == 1]
+    many = [(str(workspace_id), chunk) for chunk in chunks if len(chunk) > 1]
+    await jobs.enqueue_many("send_message", single)
+    await jobs.enqueue_many("deliver_messages", many)
 
 
 def _decide(
@@ -320,9 +331,14 @@ async def cancel(workspace_id: PydanticObjectId, source_id: str) -> int:
     return result.modified_count
 
 
+RELEASE_PAGE = 1000  # held rows released per round: never a whole audience in memory
+
+
 async def release(
     workspace_id: PydanticObjectId, source_id: str, now: datetime | None = None
 ) -> int:
+    """Held rows go back: those due later to scheduled, the rest to queued with their
+    delivery jobs, a page at a time."""
     now = now or datetime.now(UTC)
     collection = OutboundMessage.get_pymongo_collection()
     scope = {"workspace_id": workspace_id, "source_id": source_id, "status": "paused"}
@@ -330,10 +346,15 @@ async def release(
     later = await collection.update_many(
         {**scope, "due_at": {"$gt": now}}, {"$set": {"status": "scheduled"}}
     )
-    due = [str(row["_id"]) for row in await collection.find(scope, {"_id": 1}).to_list(None)]
-    if due:
-        await collection.update_many(
-            scope, {"$set": {"status": "queued", "due_at": now, "reason": None}}
+    released = later.modified_count
+    while True:
+        page = await collection.find(scope, {"_id": 1}).limit(RELEASE_PAGE).to_list(None)
+        if not page:
+            return released
+        ids = [row["_id"] for row in page]
+        moved = await collection.update_many(
+            {"_id": {"$in": ids}, "workspace_id": workspace_id, "status": "paused"},
+            {"$set": {"status": "queued", "due_at": now, "reason": None}},
         )
-        await jobs.enqueue_many("send_message", [(str(workspace_id), mid) for mid in due])
-    return later.modified_count + len(due)
+        released += moved.modified_count
+        await enqueue(workspace_id, [str(i) for i in ids])

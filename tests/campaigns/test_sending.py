@@ -32,6 +32,7 @@ from tests.campaign_helpers import (
     until_status,
 )
 from tests.helpers import eventually, new_tenant
+from tests.sending_helpers import configure
 
 UNSUBSCRIBE = (
     "mutation($id: ID!, $channel: Channel!) { unsubscribeContact(id: $id, channel: $channel) "
@@ -141,6 +142,55 @@ async def test_pause_and_resume_send_nothing_twice(api, services, monkeypatch):
     assert sorted(str(r.contact_id) for r in final) == sorted(ids)  # one row each
     assert all(r.status == "sent" for r in final)
     assert await _sent_events(t, cid) == Counter(dict.fromkeys(ids, 1))  # one send each
+
+
+async def test_pause_after_the_fanout_holds_what_is_still_to_deliver(
+    api, services, provider_server
+):
+    """The seed's "Paused — manually paused mid-send (resume anytime)" after the fan-out
+    queued everything (status SENT) while a rate-limited provider is still delivering:
+    the rows not yet handed over are held, nothing more goes out until resume, and
+    resume sends each of the rest once."""
+    t = await new_tenant()
+    config = {**provider_server.twilio_config(), "rate_per_second": 2}
+    assert (await configure(api, t, "sms", config))["userErrors"] == []
+    phones = [f"+1415555020{i}" for i in range(6)]
+    for phone in phones:
+        await add_contact(api, t, phone=phone, tags=["slow"])
+    everyone = await add_segment(api, t, "Slow", {"tag": "slow"})
+    campaign = await create(api, t.secret_key, definition([everyone], channels=["sms"]))
+    cid = campaign["id"]
+    await call(api, t.secret_key, "scheduleCampaign", cid)
+    await until_status(t, cid, "sent")  # every row queued; at most 2 a second go out
+
+    async def some_sent():
+        return len(await rows(t, cid, status="sent")) >= 1
+
+    await eventually(some_sent)
+    paused = await call(api, t.secret_key, "pauseCampaign", cid)
+    assert paused["userErrors"] == [], paused
+    assert paused["campaign"]["status"] == "PAUSED"
+    assert (await stored(t, cid)).paused_from == "sent"
+
+    async def settled():  # what was in flight at the pause has finished
+        return not await rows(t, cid, status={"$in": ["sending", "queued", "scheduled"]})
+
+    await eventually(settled)
+    at_pause = len(provider_server.of("twilio"))
+    held = await rows(t, cid, status="paused")
+    assert held, "nothing was left to hold: the provider was not slow enough"
+    await asyncio.sleep(6)  # longer than a dispatcher round: nothing wakes the held rows
+    assert len(provider_server.of("twilio")) == at_pause
+    assert len(await rows(t, cid, status="paused")) == len(held)
+
+    resumed = await call(api, t.secret_key, "resumeCampaign", cid)
+    assert resumed["userErrors"] == [], resumed
+    assert resumed["campaign"]["status"] in ("SENT", "COMPLETED")
+    await until_status(t, cid, "completed", timeout=90)
+    final = await rows(t, cid)
+    assert len(final) == len(phones) and all(r.status == "sent" for r in final)
+    sent_to = Counter(r.form["To"] for r in provider_server.of("twilio"))
+    assert sent_to == Counter(dict.fromkeys(phones, 1))  # each once, none twice
 
 
 async def test_progress_subscription_streams_until_done(api, base_url, services):

@@ -716,6 +716,20 @@ async def test_smtp_sends_html_with_text_alternative_and_one_click_unsubscribe(m
     assert second.get_content_type() == "text/plain"
 
 
+async def test_smtp_reuses_its_sessions_and_drops_a_failed_one(mailbox):
+    """Connect and AUTH once for many messages (channels.smtp_pool); a session that saw
+    an error is closed, and the next message opens a fresh one."""
+    config = {"provider": "smtp", "url": mailbox.url, "from": "news@brand.example"}
+    provider = registry.build("email", config)
+    for n in range(3):
+        await provider.send(mail(to=f"reader{n}@example.com"))
+    assert len(mailbox.messages) == 3 and len(mailbox.logins) == 1
+    error = await refused(provider, mail(to="gone@example.com"))
+    assert error.permanent
+    await provider.send(mail(to="after@example.com"))
+    assert len(mailbox.messages) == 4 and len(mailbox.logins) == 2  # a new session
+
+
 async def test_smtp_keeps_long_unsubscribe_urls_literal_and_bodies_7bit(mailbox):
     provider = registry.build(
         "email", {"provider": "smtp", "url": mailbox.url, "from": "news@brand.example"}

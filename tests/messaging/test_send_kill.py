@@ -179,3 +179,173 @@ async def test_killed_worker_then_restart_sends_nobody_twice(tmp_path: Path, spa
         await serving
         redis.stop()
         mongo.stop()
+
+
+class HoldingTwilio(SlowTwilio):
+    """Twilio's Messages endpoint that answers the first `answer` messages at once and
+    holds every later one (no answer) until `release()`; it counts each message when it
+    arrives, which is when the provider has it."""
+
+    def __init__(self, answer: int) -> None:
+        super().__init__()
+        self.answer = answer
+        self.released = asyncio.Event()
+
+    async def messages(self, request: Request) -> JSONResponse:
+        form = await request.form()
+        self.received[form["To"]] += 1
+        if sum(self.received.values()) > self.answer and not self.released.is_set():
+            await self.released.wait()  # the caller's connection dies with its process
+        return JSONResponse({"sid": "SM" + uuid.uuid4().hex, "status": "queued"}, 201)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+BATCH_CONTACTS = 60  # one fan-out page: a delivery batch of 50 and one of 10
+
+
+@pytest.mark.slow
+async def test_worker_killed_mid_batch_sends_nobody_twice_and_closes_every_row(
+    tmp_path: Path,
+    spawn,  # noqa: F811
+):
+    """SIGKILL while delivery batches are part done: one wave of each recorded or in
+    flight, the rest of the batch still queued. After a restart every row ends sent or
+    closed as interrupted, an interrupted row is one the provider had at the kill (its
+    outcome is unknown, so it is not sent again), every other contact gets the SMS once."""
+    from pymongo import AsyncMongoClient
+
+    provider = HoldingTwilio(answer=15)  # two waves of 10 start; one wave completes
+    serving = await provider.start()
+    mongo = EmbeddedMongo(None)
+    redis = EmbeddedRedis(tmp_path / "redis" / "dump.rdb")
+    mongodb_uri, redis_url = mongo.start(), redis.start()
+    shared = {
+        "MONGODB_URI": mongodb_uri,
+        "REDIS_URL": redis_url,
+        "REACH_EMBEDDED_WORKER": "true",
+        "REACH_WORKER_THREADS": "2",
+        "REACH_SECRET_KEY": "kill-test-secret",
+        "REACH_SEND_REQUEUE_SECONDS": "3",
+        "REACH_SEND_LEASE_SECONDS": "5",
+    }
+    database = AsyncMongoClient(mongodb_uri)["reach"]
+    try:
+        port1, port2 = free_port(), free_port()
+        url1, url2 = f"http://127.0.0.1:{port1}", f"http://127.0.0.1:{port2}"
+        one = spawn("serve-1", "serve", child_env(tmp_path / "one", port1, **shared))
+        _wait_up(one, url1)
+        key = json.loads((tmp_path / "one" / "demo-credentials.json").read_text())["secret_key"]
+        async with httpx.AsyncClient(
+            timeout=30, headers={"Authorization": f"Bearer {key}"}
+        ) as http:
+
+            async def gql(base: str, query: str, variables: dict | None = None) -> dict:
+                body = (
+                    await http.post(
+                        base + "/graphql", json={"query": query, "variables": variables or {}}
+                    )
+                ).json()
+                assert not body.get("errors"), body
+                return body["data"]
+
+            config = {
+                "base_url": f"http://127.0.0.1:{provider.port}",
+                "account_sid": "AC" + "2" * 32,
+                "auth_token": "secret-token",
+                "from": "+15005550006",
+            }
+            configured = await gql(
+                url1,
+                'mutation($c: JSON!) { configureChannel(channel: "sms", provider: "twilio", '
+                "config: $c) { userErrors { message } } }",
+                {"c": config},
+            )
+            assert configured["configureChannel"]["userErrors"] == []
+            for i in range(BATCH_CONTACTS):
+                await gql(
+                    url1,
+                    'mutation($p: String!) { createContact(input: {phone: $p, tags: ["b"]}) '
+                    "{ userErrors { message } } }",
+                    {"p": f"+1415556{i:04d}"},
+                )
+            segment = await gql(
+                url1,
+                'mutation { createSegment(input: {name: "B", rules: {tag: "b"}}) '
+                "{ segment { id memberCount } } }",
+            )
+            assert segment["createSegment"]["segment"]["memberCount"] == BATCH_CONTACTS
+            campaign = await gql(
+                url1,
+                "mutation($input: CampaignInput!) { createCampaign(input: $input) "
+                "{ campaign { id } userErrors { field message } } }",
+                {
+                    "input": {
+                        "name": "Kill a batch",
+                        "segmentIds": [segment["createSegment"]["segment"]["id"]],
+                        "channels": ["sms"],
+                        "variants": [
+                            {"key": "A", "weight": 100, "content": {"sms": {"text": "Hi"}}}
+                        ],
+                    }
+                },
+            )
+            campaign_id = campaign["createCampaign"]["campaign"]["id"]
+            await gql(
+                url1,
+                "mutation($id: ID!) { scheduleCampaign(id: $id) { userErrors { message } } }",
+                {"id": campaign_id},
+            )
+
+            rows = database["outbound_messages"]
+            scope = {"source_id": campaign_id}
+
+            async def statuses() -> Counter:
+                found = await rows.find(scope, {"status": 1}).to_list(None)
+                return Counter(r["status"] for r in found)
+
+            # Wait for the held state: a wave recorded, waves in flight, rows still queued.
+            seen = Counter()
+            for _ in range(600):
+                seen = await statuses()
+                if seen["sent"] and seen["sending"] and seen["queued"]:
+                    break
+                await asyncio.sleep(0.05)
+            assert seen["sent"] and seen["sending"] and seen["queued"], seen
+            one.proc.send_signal(signal.SIGKILL)
+            one.proc.wait(10)
+            at_kill = Counter(provider.received)
+            in_flight = {
+                r["to"] for r in await rows.find({**scope, "status": "sending"}).to_list(None)
+            }
+            assert in_flight <= set(at_kill)  # a claimed row is one the provider has
+            provider.release()
+
+            two = spawn(
+                "serve-2", "serve", child_env(tmp_path / "two", port2, **shared, REACH_DEMO="false")
+            )
+            _wait_up(two, url2)
+            final = Counter()
+            for _ in range(1200):
+                final = await statuses()
+                if final["sent"] + final["failed"] == BATCH_CONTACTS:
+                    break
+                await asyncio.sleep(0.1)
+            assert final["sent"] + final["failed"] == BATCH_CONTACTS, final
+            closed = await rows.find({**scope, "status": "failed"}).to_list(None)
+            assert all(r["reason"].startswith("interrupted") for r in closed), closed
+            # Only rows in flight at the kill (one whose outcome write the engine was still
+            # applying may end sent instead).
+            assert closed and {r["to"] for r in closed} <= in_flight
+            assert max(provider.received.values()) == 1  # nobody twice
+            assert len(provider.received) == BATCH_CONTACTS  # nobody left out
+            assert sum(provider.received.values()) > sum(at_kill.values())  # two went on
+        assert two.stop() == 0, two.report()
+    finally:
+        provider.release()
+        provider.server.should_exit = True
+        await serving
+        await database.client.close()
+        redis.stop()
+        mongo.stop()
