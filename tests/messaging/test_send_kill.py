@@ -305,21 +305,26 @@ async def test_worker_killed_mid_batch_sends_nobody_twice_and_closes_every_row(
                 found = await rows.find(scope, {"status": 1}).to_list(None)
                 return Counter(r["status"] for r in found)
 
-            # Wait for the held state: a wave recorded, waves in flight, rows still queued.
-            seen = Counter()
-            for _ in range(600):
-                seen = await statuses()
-                if seen["sent"] and seen["sending"] and seen["queued"]:
+            async def in_flight() -> set[str]:
+                found = await rows.find({**scope, "status": "sending"}).to_list(None)
+                return {r["to"] for r in found}
+
+            # Wait for the held state: a wave recorded, waves in flight and every claimed
+            # row's request at the provider (a claim precedes its request by a moment, more
+            # on a busy machine), rows still queued. Then kill.
+            seen, claimed = Counter(), set()
+            for _ in range(1200):
+                seen, claimed = await statuses(), await in_flight()
+                ready = seen["sent"] and seen["sending"] and seen["queued"]
+                if ready and claimed <= set(provider.received):
                     break
                 await asyncio.sleep(0.05)
             assert seen["sent"] and seen["sending"] and seen["queued"], seen
+            assert claimed <= set(provider.received), (claimed, provider.received)
             one.proc.send_signal(signal.SIGKILL)
             one.proc.wait(10)
             at_kill = Counter(provider.received)
-            in_flight = {
-                r["to"] for r in await rows.find({**scope, "status": "sending"}).to_list(None)
-            }
-            assert in_flight <= set(at_kill)  # a claimed row is one the provider has
+            in_flight = await in_flight()
             provider.release()
 
             two = spawn(
@@ -339,7 +344,10 @@ async def test_worker_killed_mid_batch_sends_nobody_twice_and_closes_every_row(
             # applying may end sent instead).
             assert closed and {r["to"] for r in closed} <= in_flight
             assert max(provider.received.values()) == 1  # nobody twice
-            assert len(provider.received) == BATCH_CONTACTS  # nobody left out
+            # Nobody left out: each contact was sent once or is reported interrupted (a
+            # wave claimed just before the kill may not have reached the provider: it is
+            # closed, not sent, because whether it left cannot be known).
+            assert len(set(provider.received) | {r["to"] for r in closed}) == BATCH_CONTACTS
             assert sum(provider.received.values()) > sum(at_kill.values())  # two went on
         assert two.stop() == 0, two.report()
     finally:
