@@ -43,7 +43,9 @@ def write(path: str | Path | None, bench: str, size: str, figures: list[Figure])
     """Write `figures` to `path` (nothing when no --json was given) and print them."""
     for f in figures:
         verdict = "" if f.met is None else (" met" if f.met else " NOT met")
-        print(f"  [{bench}] {f.measure}: {f.value:.3g} {f.unit} (target {f.target or '-'}){verdict}")
+        print(
+            f"  [{bench}] {f.measure}: {f.value:.3g} {f.unit} (target {f.target or '-'}){verdict}"
+        )
     if path:
         payload = {"bench": bench, "size": size, "figures": [asdict(f) for f in figures]}
         Path(path).write_text(json.dumps(payload, indent=2))
