@@ -71,7 +71,7 @@ async def enroll_many(
     for run in started:
         row = run.model_dump(by_alias=True, exclude={"revision_id"})
         row["_id"] = run.id
-        row["handed"] = message.message_id if message else None
+        row["handed"] = message.token if message else None
         run.handed = row["handed"]
         rows.append(row)
     inserted = await _insert(rows)

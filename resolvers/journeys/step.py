@@ -42,6 +42,7 @@ from engine.journeys import step as stepping
 from engine.journeys.conditions import Facts, leaves
 from engine.journeys.model import Graph
 from resolvers.core.context import parse_id
+from resolvers.journeys import handoff
 from resolvers.journeys.versions import version_graph, workspace_timezone
 from resolvers.messaging import queue
 
@@ -79,10 +80,20 @@ async def step(
 
 
 async def step_runs(
-    workspace_id: str, runs: Sequence[Sequence[Any]], now: datetime | None = None
+    workspace_id: str,
+    runs: Sequence[Sequence[Any]],
+    now: datetime | None = None,
+    token: str | None = None,
 ) -> int:
     """The `journey_steps` actor: continue each run [(id, expected step)] that is still at
-    its expected step. One read for the page; returns the transitions made."""
+    its expected step, then clear the message's hand-off marker (journeys.handoff). One
+    read for the page; returns the transitions made."""
+    made = await _step_runs(workspace_id, runs, now)
+    await handoff.arrived(token)
+    return made
+
+
+async def _step_runs(workspace_id: str, runs: Sequence[Sequence[Any]], now: datetime | None) -> int:
     wid = parse_id(workspace_id)
     expected = {oid: int(s) for i, s in runs if (oid := parse_id(str(i))) is not None}
     if wid is None or not expected:

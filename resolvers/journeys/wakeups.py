@@ -99,7 +99,7 @@ async def _hand_out(rows: list[dict], now: datetime) -> None:
                     "workspace_id": workspace_id,
                     "due_at": due,
                 },
-                {"$set": {"due_at": now + LEASE, "handed": message.message_id}},
+                {"$set": {"due_at": now + LEASE, "handed": message.token}},
             )
             messages.append(message)
     await handoff.send(messages)
