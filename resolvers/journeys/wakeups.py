@@ -75,21 +75,22 @@ def _by_workspace(rows: list[dict]) -> dict:
 
 
 async def _hand_out(rows: list[dict], now: datetime) -> None:
-    """Send a step message for each due run, except active runs whose step message the
-    broker still holds (a lease that outlasted the queue): those are leased again."""
+    """Send a step message for each due run, except active runs whose step message is
+    still on its way (a lease that outlasted the queue): those are leased again."""
     collection = Enrollment.get_pymongo_collection()
     due = up_to(now)
     leased = [r for r in rows if r.get("status") == "active" and r.get("handed")]
     on_the_way = await handoff.still_on_the_way({r["handed"] for r in leased})
+    held = {r["_id"] for r in leased if r["handed"] in on_the_way}
     messages = []
     for workspace_id, group in _by_workspace(rows).items():
-        waiting = [r["_id"] for r in group if r.get("handed") in on_the_way and r in leased]
+        waiting = [r["_id"] for r in group if r["_id"] in held]
         if waiting:
             await collection.update_many(
                 {"_id": {"$in": waiting}, "workspace_id": workspace_id, "due_at": due},
                 {"$set": {"due_at": now + LEASE}},
             )
-        todo = [r for r in group if r["_id"] not in set(waiting)]
+        todo = [r for r in group if r["_id"] not in held]
         for chunk in handoff.pages(todo):
             message = handoff.step_message(workspace_id, [(r["_id"], r["step"]) for r in chunk])
             # Leased: the next sweeps leave them alone while this message is on its way.
