@@ -1,7 +1,9 @@
 """Journey steps/s through the real worker, as a ratio to bare Dramatiq messages in the same run.
 
-    .venv/bin/python -m bench.journeys [--contacts 300] [--threads 4] [--enrollers 4]
-                                       [--wait-seconds 0] [--lease-seconds S] [--timeout 3600]
+    .venv/bin/python -m bench.journeys [--contacts 10000] [--threads 4] [--enrollers 4]
+                                       [--single] [--wait-seconds 0] [--lease-seconds S]
+                                       [--baseline-messages 10000] [--timeout 3600]
+                                       [--json PATH]
 
 Starts its own embedded MongoDB and Redis (or uses MONGODB_URI / REDIS_URL) like the other
 benchmarks (bench.harness), then a Dramatiq worker with --threads threads on the Redis
@@ -12,34 +14,33 @@ email (every other one tagged `vip`), and a published 5-node journey
     trigger (api) -> send (email, sandbox provider) -> wait (--wait-seconds)
                   -> branch (tag vip / default) -> exit
 
-Measured, journey: every contact enrolled through `enroll.enroll_by_id` (the API
-trigger's runner function, --enrollers at a time), which queues a `journey_step` message
-per run; the worker's actors step the runs through the graph and deliver the sends
+Measured, journey: every contact enrolled through `enroll.enroll_by_ids` (the API
+trigger's runner, pages of 500 contacts: one insert_many and one `journey_steps` message
+per page; `--single`: one contact per `enroll_by_id` call), --enrollers calls at a time;
+the worker's actors step the runs through the graph (a run's instant transitions in one
+conditional update, a page's runs in one bulk write) and deliver the sends
 (`send_message`). A wait of 0 s lets a run straight through; with --wait-seconds > 0 every
 run parks and the scheduler's `journey_wakeups` sweep wakes it. The clock runs from the
 first enrollment to every run completed (and, separately, to every message sent);
 MongoDB commands are counted until the job queues are empty (duplicate step messages and
 engagement reactions are the journey's work too).
 
-Measured, baseline: as many bare Dramatiq messages as the journey made steps, on the same
-queue, broker, worker threads, event loop and MongoDB, whose actor updates one document
-each (`$inc` on one of --contacts documents), enqueued in one go; the clock runs from the
-first enqueue to the last update.
+Measured, baseline: bare Dramatiq messages, as many as the journey made steps up to
+--baseline-messages (a rate needs a sample, not the whole 50,000 of a 10,000-contact run),
+on the same queue, broker, worker threads, event loop and MongoDB, whose actor updates one
+document each (`$inc` on one of --contacts documents), enqueued in one go; the clock runs
+from the first enqueue to the last update (counted in process: no polling query).
 
 Reports steps/s (a step is one transition of a run: one history entry, one increment of its
 step counter), the ratio journey/baseline, MongoDB commands per step and per contact, by
 job, command and collection with the mean driver-measured time of each (PyMongo command
 monitoring; the benchmark's own polling is not counted), the slowest command, the outbound
 messages created (must be one per contact), runs left behind (must be none), and step
-messages that found nothing to do (duplicates sent by the wake-up sweep when a run's lease
-ran out while its message was still queued). Completion is detected by polling the
-database every 0.2 s.
-
-On the embedded engine every insert or update of a document covered by a unique compound
-index scans the collection (enrollments, outbound messages, events, contacts), so the
-journey's time grows with the square of --contacts while the baseline's does not: compare
-ratios at one size. `--lease-seconds` replaces step.LEASE for the run, to see
-what re-sent step messages cost.
+messages that found nothing to do. Completion is polled (1% of the elapsed time, at least
+0.2 s) with workspace-scoped, index-served reads: one live run or pending message
+({workspace_id, journey_id | source_id, status: {$in}}), then one count when none is left.
+`--json PATH` writes the figures of the issue's table (bench.report). `--lease-seconds`
+replaces step.LEASE for the run, to see what re-sent step messages cost.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from beanie import PydanticObjectId
 from pymongo import monitoring
 from pymongo.errors import AutoReconnect
 
+from bench import report as results
 from bench.harness import BenchServer, bench_server, poll_interval
 from documents.contact import Contact
 from documents.journey import LIVE, Enrollment
@@ -71,7 +73,7 @@ from reach import scheduler
 from resolvers.accounts.bootstrap import provision
 from resolvers.campaigns import runs as campaign_runs
 from resolvers.core.context import Principal, RequestContext
-from resolvers.journeys import define, enroll, lifecycle, step, wakeups
+from resolvers.journeys import define, enroll, handoff, lifecycle, step, wakeups
 from resolvers.messaging import deliver, dispatch
 from resolvers.reactions import dispatch as reaction_dispatch
 from resolvers.segments import recompute
@@ -81,6 +83,15 @@ from workers import loop
 POLL_SECONDS = 0.2
 QUEUES = ("journeys", "sends", "reactions")  # what a journey run puts work on
 CONTACT_CHUNK = 1000
+ENROLL_PAGE = handoff.PAGE  # contacts per enroll_by_ids call (one insert, one step message)
+STEPS_PER_RUN = 5  # the bench graph: trigger, send, wait, branch, exit
+BASELINE_MESSAGES = 10_000  # at most: a rate, measured on a sample the size of a 2,000 run
+DEFAULT_CONTACTS = 10_000
+TARGET_RATIO = 0.5  # issue 12: steps/s vs bare one-update messages, at 10,000 contacts
+TARGET_COMMANDS = 6.0  # issue 12: MongoDB commands per contact through the journey
+# Jobs that are the send pipeline's (messaging.deliver and the reactions to its engagement
+# events), reported apart so the journey's own share is visible.
+SEND_JOBS = ("send_message", "react_to_events", "dispatch_due")
 BASELINE_ACTOR = "bench_touch_document"
 # The same queue and options as journey_step (workers.actors): only the actor's body differs.
 BASELINE_OPTIONS = {"queue_name": "journeys", "max_retries": 10, "min_backoff": 500}
@@ -164,6 +175,7 @@ def install_labels() -> None:
     """Wrap what the actors call (looked up as module attributes at call time by
     workers.actors), so their commands and calls are attributed to their job."""
     step.step = labelled("journey_step", step.step, lambda r: r == 0)
+    step.step_runs = labelled("journey_steps", step.step_runs, lambda r: r == 0)
     wakeups.run_wakeups = labelled("journey_wakeups", wakeups.run_wakeups)
     wakeups.run_date_triggers = labelled("journey_date_triggers", wakeups.run_date_triggers)
     deliver.deliver = labelled("send_message", deliver.deliver, lambda r: r == "noop")
@@ -185,6 +197,7 @@ async def _touch(document_id: str) -> None:
         {"_id": PydanticObjectId(document_id), "workspace_id": _baseline["workspace_id"]},
         {"$inc": {"n": 1}},
     )
+    _baseline["done"] += 1  # counted in process (the worker runs here): no polling query
 
 
 def bench_touch_document(document_id: str) -> None:
@@ -333,6 +346,8 @@ class JourneyRun:
     interrupted_enrollments: int
     step_calls: int
     step_noops: int
+    steps_calls: int  # journey_steps (page) messages
+    steps_noops: int
     deliver_calls: int
     deliver_noops: int
 
@@ -345,13 +360,15 @@ async def run_journey(
     enrollers: int,
     listener: JobCommands,
     timeout: float,
+    single: bool = False,
+    wait_for_sends: bool = True,
 ) -> JourneyRun:
     wid = ctx.workspace_id
     jid = PydanticObjectId(journey_id)
     runs = Enrollment.get_pymongo_collection()
     messages = OutboundMessage.get_pymongo_collection()
     scope = {"workspace_id": wid, "journey_id": jid}
-    sends = {"workspace_id": wid, "source": "journey", "source_id": journey_id}
+    sends = {"workspace_id": wid, "source_id": journey_id}
     n = len(contact_ids)
     queue: asyncio.Queue[str] = asyncio.Queue()
     for cid in contact_ids:
@@ -364,30 +381,34 @@ async def run_journey(
         token = JOB.set("enroll")
         try:
             while not queue.empty():
-                cid = queue.get_nowait()
+                if single:
+                    page = [queue.get_nowait()]
+                else:
+                    page = [queue.get_nowait() for _ in range(min(ENROLL_PAGE, queue.qsize()))]
                 try:
-                    run = await enroll.enroll_by_id(str(wid), journey_id, cid, {"b": 1})
+                    started = await enroll.enroll_by_ids(str(wid), journey_id, page, {"b": 1})
                 except AutoReconnect:
                     # The driver dropped its connections (a server stalled past the
-                    # heartbeat): the run may be stored without its step message, which
-                    # the wake-up sweep is there to recover. Count it, check it later.
-                    interrupted.append(cid)
+                    # heartbeat): the runs may be stored without their step message, which
+                    # the wake-up sweep is there to recover. Count them, check them later.
+                    interrupted.extend(page)
                     continue
-                if run is None:
-                    refused.append(cid)
+                entered = {str(r.contact_id) for r in started}
+                refused.extend(cid for cid in page if cid not in entered)
         finally:
             JOB.reset(token)
 
     async def runs_done() -> bool:
-        # Every run ended: no live one left ({$in} on the (ws, journey, status) index;
-        # `$nin` is no index's), and then all n of them there.
-        if await runs.count_documents({**scope, "status": {"$in": list(LIVE)}}):
+        # No live run left: one index entry read on (ws, journey_id, status) while runs are
+        # live; then all n there, counted once on (ws, journey_id, _id).
+        if await runs.find_one({**scope, "status": {"$in": list(LIVE)}}, {"_id": 1}):
             return False
         return await runs.count_documents(scope) == n
 
     async def sends_done() -> bool:
+        # The same on (ws, source_id, status): source_id alone names the journey.
         pending = {"$in": ["queued", "sending", "scheduled"]}
-        if await messages.count_documents({**sends, "status": pending}):
+        if await messages.find_one({**sends, "status": pending}, {"_id": 1}):
             return False
         return await messages.count_documents(sends) >= n
 
@@ -407,11 +428,15 @@ async def run_journey(
     enrolled = time.perf_counter()
     assert not refused, f"{len(refused)} enrollments refused"
     runs_at = await poll(runs_done, timeout, "runs")
-    sends_at = await poll(sends_done, timeout, "sends")
-    # Messages still queued (duplicate steps, engagement reactions) are the journey's work
-    # too, and must not run during the baseline.
-    await drain(bench, timeout)
-    drained_at = time.perf_counter()
+    print(f"  runs completed after {runs_at - started:.2f} s", flush=True)
+    if wait_for_sends:
+        sends_at = await poll(sends_done, timeout, "sends")
+        # Messages still queued (duplicate steps, engagement reactions) are the journey's
+        # work too.
+        await drain(bench, timeout)
+        drained_at = time.perf_counter()
+    else:  # --no-drain: commands counted until the runs completed, sends still under way
+        sends_at = drained_at = runs_at
     commands, micros = listener.since(snapshot)
 
     token = JOB.set("poll")
@@ -444,6 +469,8 @@ async def run_journey(
         interrupted_enrollments=len(interrupted),
         step_calls=calls["journey_step"],
         step_noops=noops["journey_step"],
+        steps_calls=calls["journey_steps"],
+        steps_noops=noops["journey_steps"],
         deliver_calls=calls["send_message"],
         deliver_noops=noops["send_message"],
     )
@@ -457,11 +484,9 @@ async def run_baseline(
     expected = messages
 
     async def done() -> bool:
-        found = await (
-            await collection.aggregate([{"$group": {"_id": None, "n": {"$sum": "$n"}}}])
-        ).to_list(None)
-        return bool(found) and found[0]["n"] >= expected
+        return _baseline["done"] >= expected
 
+    _baseline["done"] = 0
     snapshot = listener.snapshot()
     started = time.perf_counter()
     actor = dramatiq.get_broker().get_actor(BASELINE_ACTOR)
@@ -501,6 +526,7 @@ def report(
     threads: int,
     wait: int,
     engine: str,
+    sends: bool = True,
 ) -> bool:
     phase = journey.phase
     print(
@@ -554,11 +580,14 @@ def report(
     )
     print(
         f"  journey_step messages run {journey.step_calls} (found nothing to do: "
-        f"{journey.step_noops}); send_message jobs run {journey.deliver_calls} "
+        f"{journey.step_noops}); journey_steps (page) messages run {journey.steps_calls} "
+        f"(found nothing to do: {journey.steps_noops}); send_message jobs run {journey.deliver_calls} "
         f"(found nothing to do: {journey.deliver_noops}); enroll calls cut off by a dropped "
         f"connection: {journey.interrupted_enrollments}"
     )
-    ok_messages = journey.messages == contacts and journey.message_contacts == contacts
+    ok_messages = not sends or (
+        journey.messages == contacts and journey.message_contacts == contacts
+    )
     ok_runs = journey.left_behind == 0 and journey.completed == contacts == journey.runs
     print(
         f"  outbound messages created {journey.messages} for {journey.message_contacts} contacts "
@@ -571,11 +600,54 @@ def report(
     return ok_messages and ok_runs
 
 
+def figures(
+    journey: JourneyRun, baseline: Phase, contacts: int, sends: bool = True
+) -> list[results.Figure]:
+    phase = journey.phase
+    commands = by_job(phase.commands)
+    own = sum(c for j, c in commands.items() if j not in SEND_JOBS)
+    total = results.at_most(
+        "MongoDB commands per contact through the journey (every job, sends included)",
+        phase.total / contacts,
+        TARGET_COMMANDS,
+    )
+    if not sends:  # --no-drain: the sends' share is not all in it, so no verdict
+        total = results.context(
+            "MongoDB commands per contact until every run completed (sends partly counted)",
+            phase.total / contacts,
+        )
+    return [
+        results.at_least(
+            f"journey steps/s vs bare one-update messages ({contacts:,} contacts)",
+            phase.rate / baseline.rate,
+            TARGET_RATIO,
+            "x",
+        ),
+        total,
+        results.context("of which the journey's own (enroll, steps, sweeps)", own / contacts),
+        results.context("MongoDB commands per step", phase.total / phase.steps),
+        results.context("journey steps/s", phase.rate),
+        results.context("baseline messages/s", baseline.rate),
+        results.context(
+            "step messages that found nothing to do", journey.step_noops + journey.steps_noops
+        ),
+    ]
+
+
 # --- main ---------------------------------------------------------------------------------------
 
 
 async def main(
-    contacts: int, threads: int, enrollers: int, wait: int, lease: int | None, timeout: float
+    contacts: int,
+    threads: int,
+    enrollers: int,
+    wait: int,
+    lease: int | None,
+    timeout: float,
+    single: bool = False,
+    baseline_messages: int = BASELINE_MESSAGES,
+    json_path: str | None = None,
+    no_drain: bool = False,
 ) -> int:
     if lease is not None:  # an experiment: the runner's lease, as if it were configured so
         step.LEASE = timedelta(seconds=lease)
@@ -614,22 +686,46 @@ async def main(
         )
         print(
             f"setup: {contacts} contacts, journey published, {threads} worker threads, "
-            f"{enrollers} enrollers; {time.perf_counter() - setup_started:.1f} s"
+            f"{enrollers} enrollers ({'one contact' if single else f'{ENROLL_PAGE} contacts'}"
+            f" per enroll call); {time.perf_counter() - setup_started:.1f} s"
         )
 
+        # The baseline first: nothing of the journey (sends, reactions) runs beside it.
+        sample = min(STEPS_PER_RUN * contacts, baseline_messages)
+        base = await run_baseline(collection, document_ids, sample, listener, timeout)
+        print(f"  baseline: {base.rate:.1f} messages/s", flush=True)
         result = await run_journey(
-            bench, ctx, str(journey.id), contact_ids, enrollers, listener, timeout
+            bench,
+            ctx,
+            str(journey.id),
+            contact_ids,
+            enrollers,
+            listener,
+            timeout,
+            single,
+            wait_for_sends=not no_drain,
         )
-        base = await run_baseline(collection, document_ids, result.phase.steps, listener, timeout)
-        ok = report(result, base, contacts, threads, wait, bench.engine)
+        ok = report(result, base, contacts, threads, wait, bench.engine, sends=not no_drain)
+        results.write(
+            json_path,
+            "journeys",
+            f"{contacts:,} contacts",
+            figures(result, base, contacts, not no_drain),
+        )
     return 0 if ok else 1
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--contacts", type=int, default=300)
+    parser.add_argument("--contacts", type=int, default=DEFAULT_CONTACTS)
     parser.add_argument("--threads", type=int, default=4, help="worker threads (serve's default)")
     parser.add_argument("--enrollers", type=int, default=4, help="concurrent enroll calls")
+    parser.add_argument(
+        "--single",
+        action="store_true",
+        help="enroll one contact per call (enroll_by_id) instead of pages of "
+        f"{ENROLL_PAGE} (enroll_by_ids)",
+    )
     parser.add_argument(
         "--wait-seconds",
         type=int,
@@ -640,9 +736,23 @@ if __name__ == "__main__":
         "--lease-seconds",
         type=int,
         help="replace step.LEASE (how long a run handed to a step message is left "
-        "alone before the wake-up sweep sends another) for this run",
+        "alone before the wake-up sweep looks at it again) for this run",
+    )
+    parser.add_argument(
+        "--baseline-messages",
+        type=int,
+        default=BASELINE_MESSAGES,
+        help="bare messages in the baseline at most (default: as many as the journey's "
+        f"steps, up to {BASELINE_MESSAGES:,})",
     )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per phase at most")
+    parser.add_argument("--json", help="write the figures here (bench.report)")
+    parser.add_argument(
+        "--no-drain",
+        action="store_true",
+        help="stop when every run completed: commands counted until then (the sends, "
+        "delivered by messaging.deliver, still under way are not all in them)",
+    )
     args = parser.parse_args()
     raise SystemExit(
         asyncio.run(
@@ -653,6 +763,10 @@ if __name__ == "__main__":
                 args.wait_seconds,
                 args.lease_seconds,
                 args.timeout,
+                args.single,
+                args.baseline_messages,
+                args.json,
+                args.no_drain,
             )
         )
     )

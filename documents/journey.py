@@ -4,12 +4,13 @@ A Journey holds the working graph (`nodes`, `edges`) and settings. Publishing (a
 edit of a live journey) freezes the graph into an immutable JourneyVersion; new runs use
 `published_version`, runs already inside keep the version they entered with.
 
-An Enrollment is one contact's run through one version. Every transition is a conditional
-update on (_id, step): whoever moves a run first wins, a duplicated or late message finds
-the step changed and does nothing. `due_at` is when the runner must look at the run next
-(the wait's wake-up, or a short lease while a step message is on its way), so the wake-up
-job finds every run that is due, even when a Redis message was lost or a worker died;
-pausing a journey clears it, resuming sets it again.
+An Enrollment is one contact's run through one version. Every move (all the instant
+transitions a run makes at once) is a conditional update on (_id, step): whoever moves a
+run first wins, a duplicated or late message finds the step changed and does nothing.
+`due_at` is when the runner must look at the run next (the wait's wake-up, or a lease while
+the step message `handed` is on its way), so the wake-up job finds every run that is due,
+even when a Redis message was lost or a worker died; pausing a journey clears it, resuming
+sets it again.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class Enrollment(TenantDocument):
     wake_at: datetime | None = None  # a wait's timer
     waiting_for: dict[str, Any] | None = None  # {"event", "where", "timeout_at"}
     due_at: datetime | None = None  # when the runner looks at it next (None: nothing to do)
+    handed: str | None = None  # the step message carrying it (journeys.handoff), while leased
     history: list[dict[str, Any]] = []  # [{"node", "at", "outcome"}], the last 100
     trigger: dict[str, Any] = {}  # {"id", "name", "properties"}
     entry_key: str | None = None  # event id / date / API key: one run per key

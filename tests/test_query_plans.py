@@ -26,6 +26,7 @@ from resolvers.campaigns import analytics
 from resolvers.core.context import Principal, RequestContext
 from resolvers.journeys import analytics as journey_analytics
 from resolvers.journeys import define, lifecycle, wakeups
+from resolvers.journeys import enroll as journey_enroll
 from resolvers.messaging import dispatch, queue
 from resolvers.segments import recompute
 from tests.campaign_helpers import add_segment, create, definition, until_status
@@ -290,6 +291,41 @@ async def test_journey_transitions_goals_exits_and_wakeups(api, seeded):
         # The rest time out an hour later and are sent the reminder.
         await wakeups.run_wakeups(datetime.now(UTC) + timedelta(hours=2), inline=True)
         await journey_analytics.analytics(journey.workspace_id, journey.id)
+    _check(captured)
+
+
+async def test_journey_bulk_enrolment_page_steps_and_hand_out(api, seeded):
+    _, _, journey = seeded["b"]
+    wid = journey.workspace_id
+    people = await Contact.find(
+        {"workspace_id": wid, "user_id": {"$in": [f"b-user-{n}" for n in range(40, 60)]}}
+    ).to_list()
+    entries = [journey_enroll.Entry(p.id, {"name": "api"}) for p in people]
+    scope = {
+        "workspace_id": wid,
+        "journey_id": journey.id,
+        "contact_id": {"$in": [p.id for p in people]},
+    }
+    with RECORDER.recording() as captured:
+        started = await journey_enroll.enroll_many(wid, journey, entries)
+        assert len(started) == len(people) == 20
+
+        async def parked():
+            runs = await Enrollment.find(scope).to_list()
+            return all(r.status == "waiting" for r in runs) or None
+
+        await eventually(parked, timeout=60)
+        # The sweep hands the runs to page messages (not inline); the worker, on the real
+        # clock, finds their waits not over and puts their wake-up back.
+        before = {r.id: r.handed for r in await Enrollment.find(scope).to_list()}
+        await wakeups.run_wakeups(datetime.now(UTC) + timedelta(hours=2))
+
+        async def looked_at():
+            runs = await Enrollment.find(scope).to_list()
+            moved = all(r.handed != before[r.id] and r.due_at == r.wake_at for r in runs)
+            return moved or None
+
+        await eventually(looked_at, timeout=60)
     _check(captured)
 
 

@@ -108,6 +108,13 @@ def journey_step(workspace_id: str, enrollment_id: str, expected_step: int) -> N
     run(step.step(workspace_id, enrollment_id, expected_step))
 
 
+@actor(queue_name="journeys", max_retries=10, min_backoff=500, max_backoff=60_000)
+def journey_steps(workspace_id: str, runs: list[list], token: str | None = None) -> None:
+    """Move a page of journey runs [(id, expected step)] on: one read, one queue call per
+    send round and one bulk write for the page; runs moved meanwhile are left alone."""
+    run(step.step_runs(workspace_id, runs, token=token), timeout=280)
+
+
 @actor(queue_name="journeys", max_retries=0, time_limit=120_000)
 def journey_wakeups() -> None:
     """Journey runs whose wait is over (or whose step message was lost)."""

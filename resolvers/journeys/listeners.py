@@ -22,7 +22,6 @@ from resolvers.journeys.step import (
     as_aware,
     current_time,
     ended_fields,
-    resumed_fields,
     transition_run,
 )
 from resolvers.journeys.versions import version_graph
@@ -138,13 +137,8 @@ async def _resume_waiting(
         move = stepping.on_event(loaded[0], run["node_id"], event, now)
         if move is None:
             continue
-        moved = await transition_run(
-            run,
-            resumed_fields(move.to, now),
-            {"node": run["node_id"], "at": now, "outcome": move.outcome},
-        )
-        if moved is not None:
-            await advance(moved, now)
+        # The resume and every instant transition after it: one conditional update.
+        await advance(run, now, resume=move)
 
 
 async def end_contact_runs(

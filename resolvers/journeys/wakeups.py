@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 
 from beanie import PydanticObjectId
@@ -11,48 +12,98 @@ from documents.contact import Contact
 from documents.journey import Enrollment, Journey
 from engine import delivery
 from engine.journeys import dates
-from resolvers.core import jobs
-from resolvers.journeys.enroll import enroll
-from resolvers.journeys.step import LEASE, current_time, step
+from resolvers.journeys import handoff
+from resolvers.journeys.enroll import Entry, enroll_many
+from resolvers.journeys.step import LEASE, current_time, step_runs
 from resolvers.journeys.versions import version_graph, workspace_timezone
 
-WAKEUP_LIMIT = 1000  # runs picked per wake-up sweep
+WAKEUP_PAGE = handoff.PAGE  # runs per page of a sweep (and per step message)
+WAKEUP_PAGES = 40  # pages per sweep at most: each sweep is short, the next takes the rest
 
 
-CONTACT_PAGE = 500
+CONTACT_PAGE = handoff.PAGE
 
 
 async def run_wakeups(
-    now: datetime | None = None, *, inline: bool = False, limit: int = WAKEUP_LIMIT
+    now: datetime | None = None,
+    *,
+    inline: bool = False,
+    page: int = WAKEUP_PAGE,
+    pages: int = WAKEUP_PAGES,
 ) -> int:
     """Every run that is due (a wait over, or a step message that never arrived), across
-    workspaces: enqueue a step for each (or run it here with `inline`). Returns how many."""
+    workspaces, a page at a time: one step message per workspace and page (or stepped
+    here with `inline`). Returns how many runs were picked."""
     now = current_time(now)
     collection = Enrollment.get_pymongo_collection()
     # A range never matches null or a missing field (MongoDB and SecantusDB alike), so
     # ended runs (due_at None) are not picked; the (due_at) index serves filter and sort.
+    # Each page is leased (or stepped) before the next is read, so the same filter reads
+    # the next page: no cursor, and nothing is picked twice.
     due = up_to(now)
-    rows = (
-        await collection.find({"due_at": due}, {"workspace_id": 1, "step": 1})
-        .sort("due_at", 1)
-        .limit(limit)
-        .to_list(None)
-    )
-    if not rows:
-        return 0
-    if inline:
-        for row in rows:
-            await step(str(row["workspace_id"]), str(row["_id"]), row["step"], now=now)
-        return len(rows)
-    # Leased: the next sweeps leave them alone while their step messages are on the way.
-    await collection.update_many(
-        {"_id": {"$in": [r["_id"] for r in rows]}, "due_at": due},
-        {"$set": {"due_at": now + LEASE}},
-    )
-    await jobs.enqueue_many(
-        "journey_step", [(str(r["workspace_id"]), str(r["_id"]), r["step"]) for r in rows]
-    )
-    return len(rows)
+    picked = 0
+    previous: set = set()
+    for _ in range(pages):
+        rows = (
+            await collection.find(
+                {"due_at": due}, {"workspace_id": 1, "step": 1, "status": 1, "handed": 1}
+            )
+            .sort("due_at", 1)
+            .limit(page)
+            .to_list(None)
+        )
+        ids = {r["_id"] for r in rows}
+        if not rows or ids <= previous:  # nothing due, or runs no step can move (inline)
+            break
+        previous = ids
+        picked += len(rows)
+        if inline:
+            for workspace_id, group in _by_workspace(rows).items():
+                await step_runs(str(workspace_id), [(r["_id"], r["step"]) for r in group], now)
+        else:
+            await _hand_out(rows, now)
+        if len(rows) < page:
+            break
+    return picked
+
+
+def _by_workspace(rows: list[dict]) -> dict:
+    groups: dict = defaultdict(list)
+    for row in rows:
+        groups[row["workspace_id"]].append(row)
+    return groups
+
+
+async def _hand_out(rows: list[dict], now: datetime) -> None:
+    """Send a step message for each due run, except active runs whose step message is
+    still on its way (a lease that outlasted the queue): those are leased again."""
+    collection = Enrollment.get_pymongo_collection()
+    due = up_to(now)
+    leased = [r for r in rows if r.get("status") == "active" and r.get("handed")]
+    on_the_way = await handoff.still_on_the_way({r["handed"] for r in leased})
+    held = {r["_id"] for r in leased if r["handed"] in on_the_way}
+    messages = []
+    for workspace_id, group in _by_workspace(rows).items():
+        waiting = [r["_id"] for r in group if r["_id"] in held]
+        if waiting:
+            await collection.update_many(
+                {"_id": {"$in": waiting}, "workspace_id": workspace_id, "due_at": due},
+                {"$set": {"due_at": now + LEASE}},
+            )
+        todo = [r for r in group if r["_id"] not in held]
+        for chunk in handoff.pages(todo):
+            message = handoff.step_message(workspace_id, [(r["_id"], r["step"]) for r in chunk])
+            # Leased: the next sweeps leave them alone while this message is on its way.
+            await collection.update_many(
+                {
+                    "_id": {"$in": [r["_id"] for r in chunk]},
+                    "workspace_id": workspace_id,
+                    "due_at": due,
+                },
+                {"$set": {"due_at": now + LEASE, "handed": message.token}},
+            )
+            messages.append(message)
+    await handoff.send(messages)
 
 
 async def run_date_triggers(now: datetime | None = None, *, inline: bool = False) -> int:
@@ -91,6 +142,7 @@ async def run_date_triggers(now: datetime | None = None, *, inline: bool = False
             if not contacts:
                 break
             after = contacts[-1]["_id"]
+            entries = []
             for contact in contacts:
                 if not isinstance((contact.get("properties") or {}).get(prop), datetime):
                     continue
@@ -103,14 +155,7 @@ async def run_date_triggers(now: datetime | None = None, *, inline: bool = False
                     "name": "date",
                     "properties": {"property": settings["property"], "date": day.isoformat()},
                 }
-                run = await enroll(
-                    journey.workspace_id,
-                    journey,
-                    contact["_id"],
-                    trigger,
-                    entry_key=f"date:{day.isoformat()}",
-                    now=now,
-                    inline=inline,
-                )
-                started += run is not None
+                entries.append(Entry(contact["_id"], trigger, f"date:{day.isoformat()}"))
+            runs = await enroll_many(journey.workspace_id, journey, entries, now=now, inline=inline)
+            started += len(runs)
     return started
