@@ -91,7 +91,7 @@ TARGET_RATIO = 0.5  # issue 12: steps/s vs bare one-update messages, at 10,000 c
 TARGET_COMMANDS = 6.0  # issue 12: MongoDB commands per contact through the journey
 # Jobs that are the send pipeline's (messaging.deliver and the reactions to its engagement
 # events), reported apart so the journey's own share is visible.
-SEND_JOBS = ("send_message", "react_to_events", "dispatch_due")
+SEND_JOBS = ("send_message", "deliver_messages", "react_to_events", "dispatch_due")
 BASELINE_ACTOR = "bench_touch_document"
 # The same queue and options as journey_step (workers.actors): only the actor's body differs.
 BASELINE_OPTIONS = {"queue_name": "journeys", "max_retries": 10, "min_backoff": 500}
@@ -179,6 +179,13 @@ def install_labels() -> None:
     wakeups.run_wakeups = labelled("journey_wakeups", wakeups.run_wakeups)
     wakeups.run_date_triggers = labelled("journey_date_triggers", wakeups.run_date_triggers)
     deliver.deliver = labelled("send_message", deliver.deliver, lambda r: r == "noop")
+    # A batch job (deliver_messages) and a lone send_message both run deliver_batch; the
+    # commands of either are the send pipeline's.
+    deliver.deliver_batch = labelled(
+        "deliver_messages",
+        deliver.deliver_batch,
+        lambda r: all(status == "noop" for status in r.values()),
+    )
     dispatch.dispatch_due = labelled("dispatch_due", dispatch.dispatch_due)
     reaction_dispatch.react = labelled("react_to_events", reaction_dispatch.react)
     recompute.refresh_time_windows = labelled("refresh_segments", recompute.refresh_time_windows)
