@@ -56,14 +56,9 @@ class SlowTwilio:
         return task
 
 
-@pytest.mark.slow
-async def test_killed_worker_then_restart_sends_nobody_twice(tmp_path: Path, spawn):  # noqa: F811
-    provider = SlowTwilio()
-    serving = await provider.start()
-    mongo = EmbeddedMongo(None)
-    redis = EmbeddedRedis(tmp_path / "redis" / "dump.rdb")
-    mongodb_uri, redis_url = mongo.start(), redis.start()
-    shared = {
+def shared_env(mongodb_uri: str, redis_url: str) -> dict[str, str]:
+    """What both serve processes share: the stores, the secret, short send leases."""
+    return {
         "MONGODB_URI": mongodb_uri,
         "REDIS_URL": redis_url,
         "REACH_EMBEDDED_WORKER": "true",
@@ -72,6 +67,79 @@ async def test_killed_worker_then_restart_sends_nobody_twice(tmp_path: Path, spa
         "REACH_SEND_REQUEUE_SECONDS": "3",
         "REACH_SEND_LEASE_SECONDS": "5",
     }
+
+
+def graphql(http: httpx.AsyncClient):
+    async def gql(base: str, query: str, variables: dict | None = None) -> dict:
+        body = (
+            await http.post(base + "/graphql", json={"query": query, "variables": variables or {}})
+        ).json()
+        assert not body.get("errors"), body
+        return body["data"]
+
+    return gql
+
+
+async def launch_sms_campaign(gql, url: str, provider: SlowTwilio, contacts: int, tag: str) -> str:
+    """Twilio pointed at `provider`, `contacts` contacts tagged `tag`, an SMS campaign to
+    them scheduled now; returns its id."""
+    config = {
+        "base_url": f"http://127.0.0.1:{provider.port}",
+        "account_sid": "AC" + "1" * 32,
+        "auth_token": "secret-token",
+        "from": "+15005550006",
+    }
+    configured = await gql(
+        url,
+        'mutation($c: JSON!) { configureChannel(channel: "sms", provider: "twilio", '
+        "config: $c) { userErrors { message } } }",
+        {"c": config},
+    )
+    assert configured["configureChannel"]["userErrors"] == []
+    for i in range(contacts):
+        await gql(
+            url,
+            "mutation($p: String!, $t: String!) { createContact(input: {phone: $p, tags: [$t]}) "
+            "{ userErrors { message } } }",
+            {"p": f"+1415555{i:04d}", "t": tag},
+        )
+    segment = await gql(
+        url,
+        'mutation($r: JSON!) { createSegment(input: {name: "Kill", rules: $r}) '
+        "{ segment { id memberCount } } }",
+        {"r": {"tag": tag}},
+    )
+    assert segment["createSegment"]["segment"]["memberCount"] == contacts
+    campaign = await gql(
+        url,
+        "mutation($input: CampaignInput!) { createCampaign(input: $input) "
+        "{ campaign { id } userErrors { field message } } }",
+        {
+            "input": {
+                "name": "Kill",
+                "segmentIds": [segment["createSegment"]["segment"]["id"]],
+                "channels": ["sms"],
+                "variants": [{"key": "A", "weight": 100, "content": {"sms": {"text": "Hello"}}}],
+            }
+        },
+    )
+    campaign_id = campaign["createCampaign"]["campaign"]["id"]
+    await gql(
+        url,
+        "mutation($id: ID!) { scheduleCampaign(id: $id) { userErrors { message } } }",
+        {"id": campaign_id},
+    )
+    return campaign_id
+
+
+@pytest.mark.slow
+async def test_killed_worker_then_restart_sends_nobody_twice(tmp_path: Path, spawn):  # noqa: F811
+    provider = SlowTwilio()
+    serving = await provider.start()
+    mongo = EmbeddedMongo(None)
+    redis = EmbeddedRedis(tmp_path / "redis" / "dump.rdb")
+    mongodb_uri, redis_url = mongo.start(), redis.start()
+    shared = shared_env(mongodb_uri, redis_url)
     try:
         port1, port2 = free_port(), free_port()
         url1, url2 = f"http://127.0.0.1:{port1}", f"http://127.0.0.1:{port2}"
@@ -82,63 +150,9 @@ async def test_killed_worker_then_restart_sends_nobody_twice(tmp_path: Path, spa
         async with httpx.AsyncClient(
             timeout=30, headers={"Authorization": f"Bearer {key}"}
         ) as http:
+            gql = graphql(http)
 
-            async def gql(base: str, query: str, variables: dict | None = None) -> dict:
-                body = (
-                    await http.post(
-                        base + "/graphql", json={"query": query, "variables": variables or {}}
-                    )
-                ).json()
-                assert not body.get("errors"), body
-                return body["data"]
-
-            config = {
-                "base_url": f"http://127.0.0.1:{provider.port}",
-                "account_sid": "AC" + "1" * 32,
-                "auth_token": "secret-token",
-                "from": "+15005550006",
-            }
-            configured = await gql(
-                url1,
-                'mutation($c: JSON!) { configureChannel(channel: "sms", provider: "twilio", '
-                "config: $c) { userErrors { message } } }",
-                {"c": config},
-            )
-            assert configured["configureChannel"]["userErrors"] == []
-            for i in range(CONTACTS):
-                await gql(
-                    url1,
-                    'mutation($p: String!) { createContact(input: {phone: $p, tags: ["kill"]}) '
-                    "{ userErrors { message } } }",
-                    {"p": f"+1415555{i:04d}"},
-                )
-            segment = await gql(
-                url1,
-                'mutation { createSegment(input: {name: "All", rules: {tag: "kill"}}) '
-                "{ segment { id memberCount } } }",
-            )
-            assert segment["createSegment"]["segment"]["memberCount"] == CONTACTS
-            campaign = await gql(
-                url1,
-                "mutation($input: CampaignInput!) { createCampaign(input: $input) "
-                "{ campaign { id } userErrors { field message } } }",
-                {
-                    "input": {
-                        "name": "Kill",
-                        "segmentIds": [segment["createSegment"]["segment"]["id"]],
-                        "channels": ["sms"],
-                        "variants": [
-                            {"key": "A", "weight": 100, "content": {"sms": {"text": "Hello"}}}
-                        ],
-                    }
-                },
-            )
-            campaign_id = campaign["createCampaign"]["campaign"]["id"]
-            await gql(
-                url1,
-                "mutation($id: ID!) { scheduleCampaign(id: $id) { userErrors { message } } }",
-                {"id": campaign_id},
-            )
+            campaign_id = await launch_sms_campaign(gql, url1, provider, CONTACTS, "kill")
 
             # Kill the whole serve process group (server and its worker) mid-send.
             for _ in range(600):
@@ -221,15 +235,7 @@ async def test_worker_killed_mid_batch_sends_nobody_twice_and_closes_every_row(
     mongo = EmbeddedMongo(None)
     redis = EmbeddedRedis(tmp_path / "redis" / "dump.rdb")
     mongodb_uri, redis_url = mongo.start(), redis.start()
-    shared = {
-        "MONGODB_URI": mongodb_uri,
-        "REDIS_URL": redis_url,
-        "REACH_EMBEDDED_WORKER": "true",
-        "REACH_WORKER_THREADS": "2",
-        "REACH_SECRET_KEY": "kill-test-secret",
-        "REACH_SEND_REQUEUE_SECONDS": "3",
-        "REACH_SEND_LEASE_SECONDS": "5",
-    }
+    shared = shared_env(mongodb_uri, redis_url)
     database = AsyncMongoClient(mongodb_uri)["reach"]
     try:
         port1, port2 = free_port(), free_port()
@@ -240,63 +246,9 @@ async def test_worker_killed_mid_batch_sends_nobody_twice_and_closes_every_row(
         async with httpx.AsyncClient(
             timeout=30, headers={"Authorization": f"Bearer {key}"}
         ) as http:
+            gql = graphql(http)
 
-            async def gql(base: str, query: str, variables: dict | None = None) -> dict:
-                body = (
-                    await http.post(
-                        base + "/graphql", json={"query": query, "variables": variables or {}}
-                    )
-                ).json()
-                assert not body.get("errors"), body
-                return body["data"]
-
-            config = {
-                "base_url": f"http://127.0.0.1:{provider.port}",
-                "account_sid": "AC" + "2" * 32,
-                "auth_token": "secret-token",
-                "from": "+15005550006",
-            }
-            configured = await gql(
-                url1,
-                'mutation($c: JSON!) { configureChannel(channel: "sms", provider: "twilio", '
-                "config: $c) { userErrors { message } } }",
-                {"c": config},
-            )
-            assert configured["configureChannel"]["userErrors"] == []
-            for i in range(BATCH_CONTACTS):
-                await gql(
-                    url1,
-                    'mutation($p: String!) { createContact(input: {phone: $p, tags: ["b"]}) '
-                    "{ userErrors { message } } }",
-                    {"p": f"+1415556{i:04d}"},
-                )
-            segment = await gql(
-                url1,
-                'mutation { createSegment(input: {name: "B", rules: {tag: "b"}}) '
-                "{ segment { id memberCount } } }",
-            )
-            assert segment["createSegment"]["segment"]["memberCount"] == BATCH_CONTACTS
-            campaign = await gql(
-                url1,
-                "mutation($input: CampaignInput!) { createCampaign(input: $input) "
-                "{ campaign { id } userErrors { field message } } }",
-                {
-                    "input": {
-                        "name": "Kill a batch",
-                        "segmentIds": [segment["createSegment"]["segment"]["id"]],
-                        "channels": ["sms"],
-                        "variants": [
-                            {"key": "A", "weight": 100, "content": {"sms": {"text": "Hi"}}}
-                        ],
-                    }
-                },
-            )
-            campaign_id = campaign["createCampaign"]["campaign"]["id"]
-            await gql(
-                url1,
-                "mutation($id: ID!) { scheduleCampaign(id: $id) { userErrors { message } } }",
-                {"id": campaign_id},
-            )
+            campaign_id = await launch_sms_campaign(gql, url1, provider, BATCH_CONTACTS, "b")
 
             rows = database["outbound_messages"]
             scope = {"source_id": campaign_id}
