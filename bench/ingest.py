@@ -336,13 +336,20 @@ async def contact_writes_alone(
     return seconds
 
 
-async def post_all(client: httpx.AsyncClient, write_key: str, chunks: list[list[dict]]) -> float:
+async def post_all(
+    bench: BenchServer, client: httpx.AsyncClient, write_key: str, chunks: list[list[dict]]
+) -> float:
+    """POST the chunks; the seconds it took (and, printed, where MongoDB spent them)."""
     auth = httpx.BasicAuth(write_key, "")
-    started = time.perf_counter()
+    snapshot, started = bench.counter.snapshot(), time.perf_counter()
     for chunk in chunks:
         response = await client.post("/v1/batch", json={"batch": chunk}, auth=auth)
         assert response.status_code == 200 and response.json()["accepted"] == len(chunk)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    _, _, micros = bench.counter.since(snapshot)
+    waits = ", ".join(f"{k} {v / 1e6:.2f}" for k, v in sorted(micros.items()))
+    print(f"  {sum(map(len, chunks))} new contacts in {seconds:.2f} s; MongoDB waits: {waits}")
+    return seconds
 
 
 async def main(
@@ -370,7 +377,7 @@ async def main(
                 f"from {contacts} users, batches of {batch_size}, engine: {bench.engine}"
             )
             growth_chunks = batches(new_contacts("empty"), batch_size)
-            growth_at_zero = await post_all(client, tenant.write_key, growth_chunks)
+            growth_at_zero = await post_all(bench, client, tenant.write_key, growth_chunks)
             first = await run_pipeline(
                 bench, client, tenant.write_key, chunks, "pipeline POST /v1/batch", True
             )
@@ -383,7 +390,7 @@ async def main(
                 {"workspace_id": PydanticObjectId(tenant.workspace_id)}
             )
             growth_chunks = batches(new_contacts("full"), batch_size)
-            growth_at_full = await post_all(client, tenant.write_key, growth_chunks)
+            growth_at_full = await post_all(bench, client, tenant.write_key, growth_chunks)
             growth = growth_at_full / growth_at_zero
             print(
                 f"  {GROWTH_CONTACTS} new contacts: {growth_at_zero:.2f} s into an empty workspace, "
