@@ -6,24 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from engine.journeys import graph, path
-from engine.journeys.conditions import Facts
-from engine.journeys.model import Graph
-from engine.journeys.settings import Context
+from engine.journeys import path
 from tests.engine.test_journey_graph import edge, node
+from tests.engine.test_journey_step import build, facts
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 EMAIL = {"email": {"subject": "Hi", "text": "Hello"}}
-
-
-def build(nodes, edges) -> Graph:
-    checked = graph.validate(nodes, edges, Context())
-    assert checked.errors == [], checked.errors
-    return Graph.of(checked.nodes, checked.edges)
-
-
-def facts(**contact) -> Facts:
-    return Facts(contact={"_id": "c1", "properties": {}, **contact})
 
 
 def test_branch_split_zero_wait_and_exit_in_one_walk():
