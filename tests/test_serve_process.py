@@ -443,7 +443,7 @@ def test_killed_serve_leaves_no_server_behind_and_keeps_its_data(tmp_path: Path,
         created = gql(http, creds["secret_key"], CREATE_LOCATION, serve)["createLocation"]
     assert created["userErrors"] == [], created
 
-    serve.proc.kill()
+    os.killpg(serve.pid, signal.SIGKILL)  # the whole group, as a terminal or a supervisor would
     serve.wait_exit()
     for name, process in servers.items():
         try:

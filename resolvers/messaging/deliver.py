@@ -103,8 +103,11 @@ async def deliver_batch(
             wave = await _claim(wid, [row.id for row in group[start : start + size]])
             if not wave:
                 continue
+            started = fixed or datetime.now(UTC)
+            done = await _deliver_wave(wid, wave, provider, config, contacts, locations, started)
+            # Stamped after the provider answered: a sent_at from before the call could
+            # precede the send's rate-limit grant, and would under a slow provider.
             now = fixed or datetime.now(UTC)
-            done = await _deliver_wave(wid, wave, provider, config, contacts, locations, now)
             await outcomes.record(wid, wave[0].claim, done, contacts, now)
             for outcome in done:
                 statuses[str(outcome.row.id)] = outcome.status
