@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint contracts pytest worker bench bench-scale clean
+.PHONY: run test lint contracts pytest worker schema bench bench-scale clean
 
 run: $(STAMP)
 	$(VENV)/bin/reach serve
@@ -23,6 +23,10 @@ pytest: $(STAMP)
 
 worker: $(STAMP)
 	$(VENV)/bin/reach worker
+
+# schema.graphql, the committed SDL for front-end codegen; a test checks it is current.
+schema: $(STAMP)
+	$(VENV)/bin/reach schema > schema.graphql
 
 # Every benchmark at its default size (< 15 min on 2 cores), written to bench/RESULTS.md.
 bench: $(STAMP)

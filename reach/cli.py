@@ -154,7 +154,13 @@ def main(argv: list[str] | None = None) -> None:
     serve_cmd.add_argument("--port", type=int)
     worker_cmd = commands.add_parser("worker", help="run a Dramatiq worker process")
     worker_cmd.add_argument("--threads", type=int)
+    commands.add_parser("schema", help="print the GraphQL schema (SDL), as in schema.graphql")
     args = parser.parse_args(argv)
+    if args.command == "schema":
+        from schema.sdl import sdl
+
+        sys.stdout.write(sdl())
+        return
 
     overrides = {}
     if getattr(args, "host", None):
