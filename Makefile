@@ -3,6 +3,7 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+BROWSER := tests/browser/node_modules/.installed
 
 .PHONY: run test lint contracts pytest worker schema bench bench-scale clean
 
@@ -18,8 +19,16 @@ lint: $(STAMP)
 contracts: $(STAMP)
 	$(VENV)/bin/lint-imports
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(BROWSER)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The npm packages the browser tests load into Chromium (Segment's analytics-next),
+# installed from the lock file here, never while the tests run. Without npm the browser
+# tests skip and say why; CI (.ci/run) has npm and requires them.
+$(BROWSER): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error && touch $(BROWSER); \
+	else echo "npm not found: the browser tests will skip (install Node.js and npm to run them)"; fi
 
 worker: $(STAMP)
 	$(VENV)/bin/reach worker

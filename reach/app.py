@@ -13,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from reach import auth_routes, engagement_http, imports_http, tracking, webhooks
+from reach import auth_routes, engagement_http, imports_http, sdk_settings, tracking, webhooks
 from reach.graphql_view import ReachGraphQL
+from reach.http.cors import CorsMiddleware, parse_origins
 from reach.http.limits import BodyLimitMiddleware
 from reach.http.metrics import Metrics, MetricsMiddleware
 from reach.services import Services
@@ -94,6 +95,7 @@ def create_app(
         Route("/healthz", healthz),
         Route("/metrics", metrics_endpoint),
         *tracking.routes,
+        *sdk_settings.routes(settings.public_url),
         *imports_http.routes,
         *webhooks.routes,
         *engagement_http.routes,
@@ -102,6 +104,14 @@ def create_app(
         routes=routes,
         middleware=[
             Middleware(MetricsMiddleware, metrics=metrics),
+            Middleware(
+                CorsMiddleware,
+                tracking_paths=[route.path for route in tracking.routes],
+                tracking_prefixes=["/v1/projects/"],
+                tracking_origins=parse_origins(settings.tracking_cors_origins),
+                api_paths=["/graphql", "/auth/login", "/auth/accept-invitation"],
+                api_origins=parse_origins(settings.cors_origins),
+            ),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     login_lock_seconds: int = 900
 
     demo: bool = True
+    # CORS: '*' or comma-separated origins. The tracking API takes public write keys, so
+    # any site may call it; /graphql and /auth/* answer only the origins listed here.
+    cors_origins: str = ""
+    tracking_cors_origins: str = "*"
 
     @property
     def production(self) -> bool:

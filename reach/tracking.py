@@ -140,6 +140,12 @@ async def batch(request: Request) -> JSONResponse:
     return JSONResponse(report)
 
 
-routes = [Route(f"/v1/{kind}", single(kind), methods=["POST"]) for kind in SINGLE_TYPES] + [
-    Route("/v1/batch", batch, methods=["POST"]),
+# analytics-next posts to /v1/<first letter of the type> and batches to /v1/b; Segment's
+# mobile SDKs batch to /b. Alias and screen share no letter with the others.
+_SHORT = {kind[0]: kind for kind in SINGLE_TYPES}
+
+routes = [
+    *(Route(f"/v1/{kind}", single(kind), methods=["POST"]) for kind in SINGLE_TYPES),
+    *(Route(f"/v1/{letter}", single(kind), methods=["POST"]) for letter, kind in _SHORT.items()),
+    *(Route(path, batch, methods=["POST"]) for path in ("/v1/batch", "/v1/b", "/b")),
 ]

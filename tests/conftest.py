@@ -32,6 +32,10 @@ hypothesis_settings.register_profile("reach", deadline=None)
 hypothesis_settings.load_profile("reach")
 
 
+# The one origin allowed to call /graphql cross-site in tests (REACH_CORS_ORIGINS).
+DASHBOARD_ORIGIN = "http://dashboard.reach.test"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -76,6 +80,7 @@ def settings(data_dir: Path) -> Settings:
         demo=False,
         max_body_bytes=200_000,
         login_max_failures=5,
+        cors_origins=DASHBOARD_ORIGIN,
     )
 
 
