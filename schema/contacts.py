@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from engine.stats import unescape_key
 from resolvers.accounts import custom_fields as account_custom_fields
+from resolvers.accounts import locations
 from resolvers.contacts import edit, read
 from resolvers.events import ingest
+from resolvers.segments import define
+from schema.accounts_types import Location
 from schema.errors import UserError, attempt
+from schema.loaders import load_many, load_one
 from schema.pagination import Connection, connection
+
+if TYPE_CHECKING:
+    from schema.segments import Segment
 
 
 @strawberry.enum
@@ -111,13 +118,27 @@ class Contact:
     phone: str | None
     properties: JSON
     tags: list[str]
-    segments: list[strawberry.ID] = strawberry.field(
+    segment_ids: list[strawberry.ID] = strawberry.field(
         description="Ids of the segments the contact belongs to now."
     )
     location_id: strawberry.ID | None
     created_at: datetime
     last_active_at: datetime
     doc: strawberry.Private[Any]
+
+    @strawberry.field(description="The segments the contact belongs to now.")
+    async def segments(
+        self, info: strawberry.Info
+    ) -> list[Annotated[Segment, strawberry.lazy("schema.segments")]]:
+        from schema.segments import Segment
+
+        docs = await load_many(info, define.segments_by_ids, list(self.doc.segments))
+        return [Segment.of(doc) for doc in docs]
+
+    @strawberry.field(description="The location (outlet) the contact belongs to, if any.")
+    async def location(self, info: strawberry.Info) -> Location | None:
+        doc = await load_one(info, locations.locations_by_ids, self.doc.location_id)
+        return Location.of(doc) if doc else None
 
     @strawberry.field
     def consent(self) -> list[Consent]:
@@ -167,7 +188,7 @@ class Contact:
             phone=doc.phone,
             properties=doc.properties,
             tags=list(doc.tags),
-            segments=[strawberry.ID(s) for s in doc.segments],
+            segment_ids=[strawberry.ID(s) for s in doc.segments],
             location_id=strawberry.ID(str(doc.location_id)) if doc.location_id else None,
             created_at=doc.created_at,
             last_active_at=doc.last_active_at,

@@ -14,6 +14,7 @@ class GraphQLContext:
     response: Any
     reach: RequestContext | None = None
     connection_params: dict[str, Any] = field(default_factory=dict)
+    loaders: dict[Any, Any] = field(default_factory=dict)  # schema.loaders, per model
 
     def caller(self) -> RequestContext:
         if self.reach is None:  # guarded by the HTTP and WebSocket entry points

@@ -26,11 +26,15 @@ class Edge(Generic[NodeT]):
     node: NodeT
 
 
-@strawberry.type
+@strawberry.type(description="A page of a list, Relay style.")
 class Connection(Generic[NodeT]):
     edges: list[Edge[NodeT]]
     page_info: PageInfo
-    total_count: int
+    page: strawberry.Private[Page]
+
+    @strawberry.field(description="All items of the list; counted only when selected.")
+    async def total_count(self) -> int:
+        return await self.page.total()
 
 
 def connection(page: Page, convert: Callable[[Any], Any]) -> Any:
@@ -45,5 +49,5 @@ def connection(page: Page, convert: Callable[[Any], Any]) -> Any:
             start_cursor=page.cursors[0] if page.cursors else None,
             end_cursor=page.cursors[-1] if page.cursors else None,
         ),
-        total_count=page.total_count or 0,
+        page=page,
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
 from documents.workspace import Location
 from engine.access import Permission
 from engine.errors import Conflict, NotFound
 from engine.names import clean_code, clean_name, clean_timezone
-from resolvers.core import audit
+from resolvers.core import audit, lookup
 from resolvers.core.context import RequestContext, parse_id
 from resolvers.core.pagination import Page, paginate
 
@@ -57,3 +58,8 @@ async def rename_location(ctx: RequestContext, location_id: str, name: str) -> L
         ctx.principal, "location.renamed", "location", location.id, {"from": old, "to": name}
     )
     return location
+
+
+async def locations_by_ids(ctx: RequestContext, ids: list[str]) -> dict[PydanticObjectId, Location]:
+    ctx.require(Permission.READ)
+    return await lookup.by_ids(ctx, Location, ids)

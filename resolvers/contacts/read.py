@@ -13,6 +13,7 @@ from documents.segment import Segment
 from engine import contact_search
 from engine.access import Permission
 from engine.names import clean_name
+from resolvers.core import lookup
 from resolvers.core.context import RequestContext, parse_id
 from resolvers.core.pagination import Page, paginate
 from resolvers.events.merge import resolve_contact_id
@@ -120,3 +121,8 @@ async def list_segment_members(
     ctx: RequestContext, segment: Segment, first: int | None, after: str | None
 ) -> Page:
     return await list_contacts(ctx, first, after, segment_id=str(segment.id))
+
+
+async def contacts_by_ids(ctx: RequestContext, ids: list[str]) -> dict[PydanticObjectId, Contact]:
+    ctx.require(Permission.READ)
+    return await lookup.by_ids(ctx, Contact, ids)

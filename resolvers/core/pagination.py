@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,14 @@ class Page[T]:
     has_next_page: bool
     has_previous_page: bool
     total_count: int | None = None
+    # Counts the whole query when asked: a count scans every match, so it runs only
+    # for callers that select totalCount, never for the page itself.
+    count: Callable[[], Awaitable[int]] | None = None
+
+    async def total(self) -> int:
+        if self.total_count is None and self.count is not None:
+            self.total_count = await self.count()
+        return self.total_count or 0
 
 
 def _position(item: Document, sort_field: str | None) -> str:
@@ -56,9 +65,10 @@ async def paginate[T: Document](
     count: bool = True,
 ) -> Page[T]:
     """Keyset pages over (sort_field, _id): one round trip for the page (limit n+1 tells
-    whether more follow), one for the total count. Every filter stays flat (the query's
-    equalities, then one range) so that an index `(..., sort_field, _id)` serves it: a
-    page after (v, id) reads the rows tied at v past id, then the rows beyond v."""
+    whether more follow), and one for the total count if the caller asks for it. Every
+    filter stays flat (the query's equalities, then one range) so that an index
+    `(..., sort_field, _id)` serves it: a page after (v, id) reads the rows tied at v past
+    id, then the rows beyond v."""
     size = clamp_page_size(first, default_size, runtime.get().page_size_max)
     if "_id" in query:
         return await _id_set_page(model, query, after, size, sort_field, newest_first)
@@ -83,8 +93,10 @@ async def paginate[T: Document](
                 beyond = {**query, sort_field: bound}
                 order = [(sort_field, direction), *by_id]
                 rows += await model.find(beyond).sort(*order).limit(size + 1 - len(rows)).to_list()
-    total = await model.find(query).count() if count else None
-    return _page(rows[:size], sort_field, len(rows) > size, after, total)
+    page = _page(rows[:size], sort_field, len(rows) > size, after, None)
+    if count:
+        page.count = lambda: model.find(query).count()
+    return page
 
 
 def _page(items: list, sort_field: str | None, more: bool, after: str | None, total) -> Page:

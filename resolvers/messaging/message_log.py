@@ -79,14 +79,18 @@ async def list_messages(
             ]
         )
     ).to_list(None)
-    counted = await (
-        await collection.aggregate([{"$match": planned}, {"$match": rest}, {"$count": "n"}])
-    ).to_list(None)
+
+    async def count() -> int:
+        counted = await (
+            await collection.aggregate([{"$match": planned}, {"$match": rest}, {"$count": "n"}])
+        ).to_list(None)
+        return counted[0]["n"] if counted else 0
+
     items = [OutboundMessage.model_validate(row) for row in rows[:size]]
     return Page(
         items=items,
         cursors=[encode_cursor(str(item.id)) for item in items],
         has_next_page=len(rows) > size,
         has_previous_page=after is not None,
-        total_count=counted[0]["n"] if counted else 0,
+        count=count,
     )

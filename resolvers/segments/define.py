@@ -26,7 +26,7 @@ from engine.names import clean_name
 from engine.segments import rules as rule_language
 from resolvers.accounts.custom_fields import custom_fields
 from resolvers.accounts.locations import get_location
-from resolvers.core import audit, live
+from resolvers.core import audit, live, lookup
 from resolvers.core.context import RequestContext, parse_id
 from resolvers.core.pagination import Page, paginate
 from resolvers.segments import membership, recompute, transitions
@@ -294,3 +294,8 @@ async def copy_members(workspace_id: PydanticObjectId, source_id: str, target: S
     moved_in, _ = await transitions.apply(workspace_id, target, [r["_id"] for r in rows], [])
     done.entered[str(target.id)] = [str(c) for c in moved_in]
     await membership.cascade(workspace_id, str(target.id), done)
+
+
+async def segments_by_ids(ctx: RequestContext, ids: list[str]) -> dict[PydanticObjectId, Segment]:
+    ctx.require(Permission.READ)
+    return await lookup.by_ids(ctx, Segment, ids)
