@@ -60,7 +60,7 @@ async def test_malformed_bodies_get_400_with_the_reason(api, services):
         (b"[1, 2]", "JSON object"),
         (b'{"event": "x"}', "userId or anonymousId"),
         (b'{"userId": "u"}', "event name"),
-        (b'{"userId": {"$gt": ""}, "event": "x"}', "userId must be a string"),
+        (b'{"userId": {"$gt": ""}, "event": "x"}', "userId: key '$gt' is not allowed"),
         (b'{"userId": "u", "event": "x", "properties": [1]}', "properties must be an object"),
         (b'{"userId": "u", "event": "x", "timestamp": "yesterday"}', "timestamp"),
         (b'{"userId": "u", "event": "x", "type": "identify"}', "type must be 'track'"),
