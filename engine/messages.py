@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.errors import InvalidInput
 from engine.identifiers import normalize_id
+from engine.payload_limits import EARLIEST, LATEST, check_time, check_value
 from engine.traits import parse_datetime
 
 TYPES = ("track", "identify", "page", "screen", "group", "alias")
@@ -80,9 +81,10 @@ def _time(raw: dict[str, Any], key: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return parse_datetime(value)
+        parsed = parse_datetime(value)
     except (ValueError, TypeError, OverflowError, OSError) as error:
         raise InvalidInput(f"{key} is not an ISO 8601 date-time.", field=key) from error
+    return check_time(parsed, key)
 
 
 def message_size(raw: Any) -> int:
@@ -100,9 +102,12 @@ def parse_message(
 
     Segment requires userId or anonymousId. With `trait_identity` (imports, server-side
     sources) an identify message may instead be identified by its email or phone trait.
+    Every value is checked first (engine.payload_limits), so that nothing a message holds
+    can fail its write: a message is stored whole or rejected before anything is written.
     """
     if not isinstance(raw, dict):
         raise InvalidInput("A message must be a JSON object.")
+    check_value(raw)
     if message_size(raw) > MAX_MESSAGE_BYTES:
         raise InvalidInput(f"Message is larger than {MAX_MESSAGE_BYTES // 1024} KB.")
     kind = raw.get("type", default_type)
@@ -167,7 +172,15 @@ def parse_message(
     if sent_at is not None:
         # Segment's clock-skew correction: shift by the difference between our clock and
         # the client's at send time.
-        timestamp = timestamp + (received_at - sent_at)
+        try:
+            timestamp = timestamp + (received_at - sent_at)
+        except OverflowError:
+            timestamp = None
+        if timestamp is None or not EARLIEST <= timestamp <= LATEST:
+            raise InvalidInput(
+                "timestamp corrected by sentAt falls outside 1970..9999: check both.",
+                field="sentAt",
+            )
     if timestamp > received_at + MAX_FUTURE:
         timestamp = received_at
 

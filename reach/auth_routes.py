@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from engine.errors import DomainError, InvalidInput
+from engine.payload_limits import BadJson, parse_json
 from resolvers.accounts import auth, users
 
 
 async def _json_body(request: Request, fields: dict[str, bool]) -> dict[str, Any]:
     try:
-        body = json.loads(await request.body() or b"null")
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInput(f"Malformed JSON: {error}") from error
+        body = parse_json(await request.body() or b"null", max_depth=4)
+    except BadJson as error:
+        raise InvalidInput(error.message) from None
     if not isinstance(body, dict):
         raise InvalidInput("Expected a JSON object.")
     for name, required in fields.items():

@@ -16,7 +16,6 @@ Starlette's (python-multipart).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +28,7 @@ from starlette.routing import Route
 
 from engine.csv_mapping import MAX_FILE_BYTES
 from engine.errors import DomainError, Forbidden
+from engine.payload_limits import BadJson, parse_json
 from resolvers.accounts.auth import authenticate, parse_authorization
 from resolvers.contacts import csv_export, csv_import
 from resolvers.core.context import RequestContext
@@ -77,9 +77,10 @@ def _mapping(text: str | None) -> Any:
     if text is None or not text.strip():
         return None
     try:
-        return json.loads(text)
-    except ValueError as error:
-        raise BadRequest(400, f"The mapping is not valid JSON: {error}.", "mapping") from error
+        return parse_json(text, max_depth=8)
+    except BadJson as error:
+        reason = f"The mapping is not valid JSON: {error.message}"
+        raise BadRequest(400, reason, "mapping") from None
 
 
 async def _upload(request: Request) -> Upload:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 import zlib
 from typing import Any
 
@@ -13,6 +12,7 @@ from starlette.routing import Route
 
 from engine.errors import DomainError
 from engine.messages import MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES
+from engine.payload_limits import BadJson, parse_json
 from resolvers.accounts.auth import authenticate_tracking
 from resolvers.events import ingest
 
@@ -33,6 +33,8 @@ def _error(status: int, message: str, code: str = "INVALID") -> JSONResponse:
 
 
 async def _read_json(request: Request, limit: int) -> Any:
+    """The body as JSON (gzip inflated, bounded). Lenient about unstorable numbers: the
+    messages holding them are rejected one by one, the others of a batch stored."""
     body = await request.body()
     encoding = request.headers.get("content-encoding", "").lower()
     if encoding == "gzip":
@@ -41,15 +43,15 @@ async def _read_json(request: Request, limit: int) -> Any:
             inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
             body = inflater.decompress(body, limit + 1)
         except (zlib.error, gzip.BadGzipFile) as error:
-            raise BadRequest(400, f"Malformed gzip body: {error}") from error
+            raise BadRequest(400, "Malformed gzip body: it does not inflate.") from error
     elif encoding not in ("", "identity"):
         raise BadRequest(415, f"Unsupported Content-Encoding {encoding!r}.")
     if len(body) > limit:
         raise BadRequest(413, f"Request body too large: the limit is {limit // 1024} KB.")
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise BadRequest(400, f"Malformed JSON: {error}") from error
+        return parse_json(body, lenient=True)
+    except BadJson as error:
+        raise BadRequest(400, error.message) from None
 
 
 def _auth_error(error: DomainError) -> JSONResponse:

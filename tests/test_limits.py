@@ -7,6 +7,7 @@ import json
 from schema import build_schema
 from schema.context import GraphQLContext
 from tests.helpers import new_tenant
+from tests.tracking_helpers import basic
 
 
 async def test_malformed_graphql_names_the_problem(api, services):
@@ -95,3 +96,22 @@ async def test_health_and_metrics(api, services):
     text = (await api.http.get("/metrics")).text
     assert 'reach_http_requests_total{method="POST",route="/graphql",status="401"}' in text
     assert 'reach_queue_depth{queue="system"}' in text
+
+
+async def test_deep_or_non_utf8_json_bodies_get_400_and_the_service_keeps_serving(api, services):
+    tenant = await new_tenant()
+    deep = b'{"a": ' * 20_000 + b"1" + b"}" * 20_000
+    bearer = {"Authorization": f"Bearer {tenant.secret_key}", "content-type": "application/json"}
+    write = {**basic(tenant.write_key), "content-type": "application/json"}
+    graphql_deep = b'{"query": "{ viewer { kind } }", "variables": ' + deep + b"}"
+    for path, body, headers in (
+        ("/v1/batch", deep, write),
+        ("/v1/webhooks/shopify/orders-create", deep, write),
+        ("/auth/login", deep, {"content-type": "application/json"}),
+        ("/graphql", graphql_deep, bearer),
+        ("/graphql", b'{"query": "{ viewer { kind } }", "x": "\xff"}', bearer),
+        ("/graphql", b'{"query": "{ viewer { kind } }", "variables": {"x": NaN}}', bearer),
+    ):
+        response = await api.http.post(path, content=body, headers=headers)
+        assert response.status_code == 400, (path, response.text[:200])
+    assert (await api.gql(tenant.secret_key, "{ viewer { kind } }"))["viewer"]["kind"]

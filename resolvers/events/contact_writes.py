@@ -16,6 +16,7 @@ from documents.contact import Contact
 from engine import contact_search
 from engine.identity import ContactRef, IdentityIndex, identity_key, identity_keys
 from engine.messages import profile_traits, push_device
+from engine.payload_limits import chunks
 from engine.segments.evaluate import where_matches
 from engine.stats import stats_name, stats_update
 from engine.traits import FieldDef, normalize_properties
@@ -29,18 +30,19 @@ NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 async def load_contacts(workspace_id: PydanticObjectId, parsed: list[Parsed]) -> list[dict]:
     """The stored contacts known by any identifier in the batch: one query on the
-    identity_keys index."""
+    identity_keys index per IN_CHUNK keys (a batch of 2,500 users names up to 10,000)."""
     wanted: set[str] = set()
     for item in parsed:
         wanted.update(identity_key(kind, value) for kind, value in item.identity.pairs())
         if item.message.type == "alias":
             wanted.add(identity_key("user_id", item.message.previous_id))
-    if not wanted:
-        return []
-    cursor = Contact.get_pymongo_collection().find(
-        {"workspace_id": workspace_id, "identity_keys": {"$in": sorted(wanted)}}
-    )
-    return await cursor.to_list(None)
+    found: dict[Any, dict] = {}
+    collection = Contact.get_pymongo_collection()
+    for keys in chunks(sorted(wanted)):
+        query = {"workspace_id": workspace_id, "identity_keys": {"$in": list(keys)}}
+        for doc in await collection.find(query).to_list(None):
+            found[doc["_id"]] = doc  # a contact named by keys of two chunks comes once
+    return list(found.values())
 
 
 async def insert_new_contacts(

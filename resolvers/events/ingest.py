@@ -20,9 +20,9 @@ from documents.contact import Contact
 from documents.segment import Segment
 from engine.access import Permission
 from engine.errors import Forbidden, InvalidInput
-from engine.identifiers import normalize_email, normalize_phone
+from engine.identifiers import MAX_ID_LENGTH, normalize_email, normalize_phone
 from engine.identity import ContactRef, Identity, IdentityIndex
-from engine.messages import Message, parse_message
+from engine.messages import MAX_BATCH_MESSAGES, Message, parse_message
 from engine.segments.rules import event_filters
 from engine.stats import stats_name
 from engine.traits import FieldDef
@@ -47,8 +47,15 @@ MAX_ATTEMPTS = 3
 
 
 def _message_id_of(raw: Any) -> str | None:
+    """The id a rejected message gave itself, if it can be echoed (valid Unicode)."""
     value = raw.get("messageId") if isinstance(raw, dict) else None
-    return value if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value[:MAX_ID_LENGTH]
 
 
 def _identity(message: Message, region: str | None, index: int, warnings: list) -> Identity:
@@ -81,6 +88,12 @@ async def ingest(
     trusted sources such as imports; the public API follows Segment's spec)."""
     if not principal.can(Permission.TRACK):
         raise Forbidden("This credential may not send tracking data.")
+    if len(raws) > MAX_BATCH_MESSAGES:
+        raise InvalidInput(
+            f"A batch may hold at most {MAX_BATCH_MESSAGES} messages; send the rest in "
+            "another call.",
+            field="events",
+        )
     workspace_id = principal.workspace_id
     region = await phone_region(workspace_id)
     fields = await custom_fields(workspace_id)

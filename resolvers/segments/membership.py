@@ -30,6 +30,7 @@ from beanie import PydanticObjectId
 
 from documents.contact import Contact
 from documents.segment import Segment
+from engine.payload_limits import chunks
 from engine.segments import evaluate
 from engine.segments import rules as rule_language
 from resolvers.segments.transitions import (
@@ -115,11 +116,13 @@ async def reevaluate(
             break
         refs_of = {str(s.id): segment_references(s) for s in segments}
         ids = [PydanticObjectId(cid) for cid in pending]
-        docs = (
-            await Contact.get_pymongo_collection()
-            .find({"_id": {"$in": ids}, "workspace_id": workspace_id})
-            .to_list(None)
-        )
+        docs = []
+        for some in chunks(ids):  # a batch of 2,500 new contacts: bounded $in lists
+            docs += (
+                await Contact.get_pymongo_collection()
+                .find({"_id": {"$in": list(some)}, "workspace_id": workspace_id})
+                .to_list(None)
+            )
         entered: dict[str, list[PydanticObjectId]] = defaultdict(list)
         exited: dict[str, list[PydanticObjectId]] = defaultdict(list)
         ordered = _dependencies_first(segments)

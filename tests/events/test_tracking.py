@@ -6,7 +6,14 @@ import gzip
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.messages import MAX_BATCH_MESSAGES
+from engine.payload_limits import IN_CHUNK
 from tests.helpers import new_tenant
+from tests.query_plans import RECORDER, TEST_CODE
 from tests.tracking_helpers import basic, contacts_of, events_of
 
 
@@ -60,7 +67,7 @@ async def test_malformed_bodies_get_400_with_the_reason(api, services):
         (b"[1, 2]", "JSON object"),
         (b'{"event": "x"}', "userId or anonymousId"),
         (b'{"userId": "u"}', "event name"),
-        (b'{"userId": {"$gt": ""}, "event": "x"}', "userId must be a string"),
+        (b'{"userId": {"$gt": ""}, "event": "x"}', "userId: key '$gt' is not allowed"),
         (b'{"userId": "u", "event": "x", "properties": [1]}', "properties must be an object"),
         (b'{"userId": "u", "event": "x", "timestamp": "yesterday"}', "timestamp"),
         (b'{"userId": "u", "event": "x", "type": "identify"}', "type must be 'track'"),
@@ -222,3 +229,144 @@ async def test_batch_level_sent_at_corrects_skew_and_errors_carry_a_message(api,
     assert response.status_code == 400 and response.json()["message"]
     response = await api.http.post("/v1/track", json={"event": "x"}, headers=basic("rk_write_no"))
     assert response.status_code == 401 and response.json()["message"]
+
+
+# Values no store keeps faithfully, each as the raw JSON of one message (json.dumps cannot
+# write most of them): numbers, text, keys, nesting and dates.
+POISON = {
+    "nan": b'"properties": {"x": NaN}',
+    "infinity": b'"properties": {"x": -Infinity}',
+    "1e400": b'"properties": {"x": 1e400}',
+    "int64_overflow": b'"properties": {"x": 9223372036854775808}',
+    "huge_int": b'"properties": {"x": ' + b"9" * 5000 + b"}",
+    "lone_surrogate": b'"properties": {"x": "\\ud800"}',
+    "surrogate_key": b'"properties": {"\\udfff": 1}',
+    "nul_in_key": b'"properties": {"a\\u0000b": 1}',
+    "dollar_key": b'"properties": {"$where": 1}',
+    "dotted_key": b'"context": {"a.b": 1}',
+    "deep_600": b'"properties": ' + b'{"a": ' * 600 + b"1" + b"}" * 600,
+    "trait_nan": b'"traits": {"score": NaN}',
+    "skew_overflow": b'"timestamp": "9999-12-30T00:00:00Z", "sentAt": "1971-01-01T00:00:00Z"',
+    "year_1": b'"timestamp": "0001-01-01T00:00:00Z"',
+}
+
+
+def _poison_message(name: str) -> bytes:
+    return (
+        b'{"type": "track", "userId": "poison", "event": "e", "messageId": "bad", %s}'
+        % (POISON[name])
+    )
+
+
+async def _stored_matches_aggregates(t) -> None:
+    """Every contact's aggregate counts exactly the events stored for it."""
+    events = await events_of(t)
+    for contact in await contacts_of(t):
+        mine = [e for e in events if e.contact_id == contact.id and e.event == "e"]
+        assert (contact.event_stats or {}).get("e", {}).get("count", 0) == len(mine)
+
+
+@pytest.mark.parametrize("name", sorted(POISON))
+async def test_a_poison_message_is_rejected_by_index_and_the_rest_stored(api, services, name):
+    t = await new_tenant()
+    headers = {**basic(t.write_key), "content-type": "application/json"}
+    good = [
+        json.dumps({"type": "track", "userId": f"u{i}", "event": "e", "messageId": f"m{i}"})
+        for i in range(5)
+    ]
+    body = b'{"batch": [%s, %s]}' % (",".join(good[:3]).encode(), _poison_message(name))
+    body = body[:-2] + b", " + ",".join(good[3:]).encode() + b"]}"
+    response = await api.http.post("/v1/batch", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["accepted"], report["duplicates"]) == (5, 0)
+    [problem] = report["rejected"]
+    assert problem["index"] == 3 and problem["reason"], problem
+    assert sorted(e.message_id for e in await events_of(t)) == [f"m{i}" for i in range(5)]
+    assert sorted(c.user_id for c in await contacts_of(t)) == [f"u{i}" for i in range(5)]
+    await _stored_matches_aggregates(t)
+
+    # Alone, it is a 400 with the reason, and nothing is written (no contact without event).
+    alone = await api.http.post("/v1/track", content=_poison_message(name), headers=headers)
+    assert alone.status_code == 400, alone.text
+    assert alone.json()["error"]
+    assert "poison" not in {c.user_id for c in await contacts_of(t)}
+    # A retry of the valid messages is a duplicate of what is stored, totals unchanged.
+    again = await api.http.post("/v1/batch", content=body, headers=headers)
+    assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 5)
+    await _stored_matches_aggregates(t)
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.sampled_from(sorted(POISON)), st.integers(0, 3)),
+        min_size=1,
+        max_size=8,
+    )
+)
+async def test_random_batches_never_answer_5xx_and_store_every_valid_message(api, services, plan):
+    """Random batches mixing valid messages (some repeating a user) with poison ones."""
+    t = await new_tenant()
+    parts, valid = [], set()
+    for index, (ok, poison, user) in enumerate(plan):
+        if ok:
+            message = {
+                "type": "track",
+                "userId": f"u{user}",
+                "event": "e",
+                "messageId": f"m{index}",
+            }
+            parts.append(json.dumps(message).encode())
+            valid.add(f"m{index}")
+        else:
+            parts.append(_poison_message(poison).replace(b'"bad"', b'"b%d"' % index))
+    body = b'{"batch": [' + b",".join(parts) + b"]}"
+    headers = {**basic(t.write_key), "content-type": "application/json"}
+    response = await api.http.post("/v1/batch", content=body, headers=headers)
+    assert response.status_code < 500, response.text
+    report = response.json()
+    assert report["accepted"] == len(valid)
+    assert len(report["rejected"]) == len(plan) - len(valid)
+    assert {e.message_id for e in await events_of(t)} == valid
+    await _stored_matches_aggregates(t)
+
+
+async def test_a_batch_of_2500_distinct_users_is_stored_with_bounded_queries(api, services):
+    t = await new_tenant()
+    batch = [{"type": "track", "userId": f"{i}", "event": "e"} for i in range(MAX_BATCH_MESSAGES)]
+    with RECORDER.recording() as captured:
+        response = await api.http.post(
+            "/v1/batch", json={"batch": batch}, headers=basic(t.write_key)
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == MAX_BATCH_MESSAGES
+    assert len(await contacts_of(t)) == MAX_BATCH_MESSAGES
+
+    def in_sizes(value):  # every $in list anywhere in a filter
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if key == "$in":
+                    yield len(child)
+                yield from in_sizes(child)
+        elif isinstance(value, list):
+            for child in value:
+                yield from in_sizes(child)
+
+    sizes = [n for c in captured if c.where != TEST_CODE for n in in_sizes(c.filter)]
+    assert sizes and max(sizes) <= IN_CHUNK
+    reads = [c for c in captured if c.name == "find" and c.where.startswith("events/")]
+    assert len(reads) <= -(-4 * MAX_BATCH_MESSAGES // IN_CHUNK)  # round trips stay bounded
+
+
+async def test_track_events_over_the_batch_limit_is_a_clear_user_error(api, services):
+    t = await new_tenant()
+    events = [{"type": "TRACK", "userId": f"{i}", "event": "e"} for i in range(3000)]
+    data = await api.gql(
+        t.secret_key,
+        "mutation($e: [EventInput!]!) { trackEvents(events: $e) { accepted userErrors { message field } } }",
+        {"e": events},
+    )
+    [error] = data["trackEvents"]["userErrors"]
+    assert str(MAX_BATCH_MESSAGES) in error["message"] and error["field"] == "events"
+    assert await events_of(t) == []
