@@ -7,11 +7,12 @@ import unicodedata
 from functools import cache
 from zoneinfo import available_timezones
 
+from email_validator import EmailNotValidError, validate_email
+
 from engine.errors import InvalidInput
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
 
 def clean_name(value: str, field: str, max_length: int = 120) -> str:
@@ -39,10 +40,27 @@ def clean_code(value: str, field: str) -> str:
 
 
 def clean_email(value: str, field: str) -> str:
-    email = value.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email) or _CONTROL.search(email):
+    """RFC 5321/5322 syntax as email-validator reads it, strict about the 64-character
+    local part (no DNS: checks stay offline). The library only judges: the address is kept
+    as written, lower-cased whole, because identity resolution keys contacts (and logins
+    find users) by that form; its normalised form (Unicode domains, say) would not match
+    what is stored."""
+    email = value.strip()
+    if not email or len(email) > 254:
         raise InvalidInput("Not a valid email address.", field=field)
-    return email
+    try:
+        checked = validate_email(email, check_deliverability=False, strict=True)
+    except EmailNotValidError as error:
+        raise InvalidInput(f"Not a valid email address: {error}", field=field) from error
+    if len(checked.ascii_domain.rsplit(".", 1)[-1]) < 2:  # no top-level domain is one letter
+        raise InvalidInput("Not a valid email address: its domain is incomplete.", field=field)
+    return email.lower()
+
+
+def email_key(value: str) -> str:
+    """How a stored login email is looked up: the same lower-cased form, without judging
+    its syntax again (an address accepted by an older check must still log in)."""
+    return value.strip().lower()[:320]
 
 
 @cache

@@ -12,6 +12,7 @@ from engine.segment_language.messaging import _engagement, _reachable
 from engine.segment_language.profile import _bare_tag, _location, _plan, _tag
 from engine.segment_language.properties import _age, _property
 from engine.segment_language.results import NotUnderstood, _Outcome
+from engine.segment_language.spending import _spending
 from engine.segment_language.text import MAX_VALUE, _Clause
 from engine.segment_language.vocabulary import Vocabulary, closest_events
 
@@ -25,6 +26,7 @@ _CLASSIFIERS: tuple[Callable[[_Clause, Vocabulary], _Outcome | None], ...] = (
     _engagement,
     _location,
     _property,
+    _spending,  # before events: an amount of money is never a count of them
     _event,
     _bare_tag,
 )
@@ -33,6 +35,8 @@ _SELF_NEGATING = {_activity, _property, _age}
 
 
 def _classify(clause: _Clause, vocabulary: Vocabulary) -> _Outcome:
+    if clause.mismatch is not None:
+        return _Outcome(None, clause.mismatch)
     if not re.search(r"[^\W_]", clause.text):
         if clause.window or clause.count or clause.ago:
             return _Outcome(
@@ -78,6 +82,10 @@ def _leftovers(clause: _Clause, rule: dict[str, Any] | None) -> list[NotUndersto
     if clause.count and "count" not in clause.used:
         notes.append(
             NotUnderstood(clause.count_phrase, "A count does not apply to this condition.")
+        )
+    if clause.money and "money" not in clause.used:
+        notes.append(
+            NotUnderstood(clause.money.phrase, "This amount does not apply to this condition.")
         )
     if clause.ago and "ago" not in clause.used:
         notes.append(

@@ -8,8 +8,9 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from engine.segment_language.quantities import find_money, holds_money
 from engine.segment_language.results import NotUnderstood, _Outcome
-from engine.segment_language.text import _Clause, _value_text
+from engine.segment_language.text import MAX_VALUE, _Clause, _value_text
 from engine.segment_language.vocabulary import Field, Vocabulary, name_tokens, stem
 
 # Comparators of "<field> <comparator> <value>", longest first within each op.
@@ -188,6 +189,18 @@ def _property(clause: _Clause, vocabulary: Vocabulary) -> _Outcome | None:
 
 
 def _comparison(clause: _Clause, target: Field, op: str, right: str) -> _Outcome | None:
+    money = clause.money
+    value = right.strip().lower()
+    if money is not None and value and (value in money.phrase.lower() or find_money(value)):
+        if money.currency and not holds_money(target):  # "age over ₹500"
+            return _Outcome(
+                None,
+                NotUnderstood(
+                    clause.phrase[:MAX_VALUE],
+                    f"'{money.phrase}' is an amount of money; {target.key} does not hold money.",
+                ),
+            )
+        clause.use("money")
     presence = op in ("is_empty", "is_not_empty")
     if presence:
         if right:

@@ -8,6 +8,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from engine.segment_language.quantities import COMPARATOR as _MONEY_CMP
+from engine.segment_language.quantities import SPEND_VERB, Money, find_money
 from engine.segment_language.results import NotUnderstood
 
 MAX_TEXT = 1000  # characters read from a sentence
@@ -188,6 +190,8 @@ class _Clause:
     ago_phrase: str = ""
     count: dict[str, int] | None = None
     count_phrase: str = ""
+    money: Money | None = None  # found, not cut: a field comparison reads it in place
+    mismatch: NotUnderstood | None = None  # a number in the wrong unit: nothing to guess
     used: set[str] = field(default_factory=set)
     notes: list[NotUnderstood] = field(default_factory=list)
 
@@ -209,7 +213,7 @@ def _normalize(text: str) -> str:
 
 
 _SEPARATOR = re.compile(
-    r"\s*(?:(?<!\d),|,(?!\d)|;|\.(?:\s+|$)|\s+&\s+)\s*(?:(?P<w1>and|but|or)\b\s*)?"
+    r"\s*(?:(?<!\d),|,(?!\d)|;|(?<!\brs)\.(?:\s+|$)|\s+&\s+)\s*(?:(?P<w1>and|but|or)\b\s*)?"
     r"|\s+(?P<w2>and|but|or|while|whereas|although|though|yet|plus|who|whose|which|that)\s+",
     re.IGNORECASE,
 )
@@ -265,9 +269,24 @@ def _cut(text: str, match: re.Match) -> str:
     return re.sub(r"\s+", " ", f"{text[: match.start()]} {text[match.end() :]}").strip()
 
 
+# "spent over 5 days": a length of time where an amount of money belongs.
+_TIME_SPENT = re.compile(
+    rf"\b(?:{SPEND_VERB})\s+(?:(?:{_MONEY_CMP})\s+)?(?P<time>{_NUM}\s+{_UNIT})\b", re.IGNORECASE
+)
+
+
 def _prepare(phrase: str) -> _Clause:
     clause = _Clause(phrase=phrase, text=phrase)
     text = phrase
+    clause.money = find_money(phrase)
+    wrong_unit = _TIME_SPENT.search(phrase)
+    if wrong_unit and clause.money is None:
+        clause.mismatch = NotUnderstood(
+            phrase[:MAX_VALUE],
+            f"'{wrong_unit.group('time')}' is a length of time, not an amount of money: say "
+            "e.g. 'spent over ₹5,000' for an amount, or 'purchased in the last 5 days' "
+            "for a time window.",
+        )
     # "more than 30 days ago" first: its number is not a count nor a window.
     match = _AGO.search(text)
     if match:

@@ -16,9 +16,9 @@ from documents.organization import AgencyLink
 from documents.user import Membership, User
 from documents.workspace import Workspace
 from engine.access import WRITE_KEY_PERMISSIONS, Permission, permissions_for_role
-from engine.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from engine.errors import Forbidden, NotFound, Unauthenticated
 from engine.keys import hash_secret, token_kind
-from engine.names import clean_email
+from engine.names import email_key
 from resolvers.accounts.passwords import verify_password
 from resolvers.core import runtime
 from resolvers.core.context import Principal, RequestContext, parse_id
@@ -170,10 +170,9 @@ async def _first_workspace(user: User) -> tuple[Workspace, str] | None:
 async def login(email: str, password: str, workspace_id: str | None = None) -> Session:
     """Password login; failures count per email in Redis and lock it out for a while."""
     rt = runtime.get()
-    try:
-        email = clean_email(email, "email")
-    except InvalidInput as error:
-        raise Unauthenticated("Invalid email or password.") from error
+    email = email_key(email)
+    if not email:
+        raise Unauthenticated("Invalid email or password.")
     failures_key = f"reach:login-failures:{hash_secret(email)}"
     failures = int(await rt.redis.get(failures_key) or 0)
     if failures >= rt.login_max_failures:

@@ -10,6 +10,7 @@ from documents.organization import Organization
 from documents.user import Membership, User
 from documents.workspace import Property, Workspace
 from engine.access import Permission, Role
+from engine.identifiers import clean_country
 from engine.keys import SECRET_PREFIX, WRITE_PREFIX, new_key
 from engine.names import check_password, clean_email, clean_name
 from resolvers.accounts.passwords import hash_password
@@ -37,6 +38,7 @@ async def provision(
     *,
     workspace_name: str = "Main",
     kind: str = "brand",
+    default_country: str | None = None,
 ) -> Provisioned:
     """A new organization whose owner can log in, with a workspace ready for data."""
     password = check_password(owner_password or secrets.token_urlsafe(12), "password")
@@ -50,7 +52,9 @@ async def provision(
     ).insert()
     await Membership(organization_id=organization.id, user_id=owner.id, role=Role.OWNER).insert()
     workspace = await Workspace(
-        organization_id=organization.id, name=clean_name(workspace_name, "name")
+        organization_id=organization.id,
+        name=clean_name(workspace_name, "name"),
+        default_country=clean_country(default_country) if default_country else None,
     ).insert()
     prop = await Property(workspace_id=workspace.id, name="Website", platform="web").insert()
     secret, write = new_key(SECRET_PREFIX), new_key(WRITE_PREFIX)
@@ -86,5 +90,12 @@ async def provision(
     )
 
 
+DEMO_OWNER_EMAIL = "demo@example.com"  # a reserved domain (RFC 2606) that email syntax accepts
+# Phone numbers written without +<country code> are read as this country's.
+DEMO_COUNTRY = "US"
+
+
 async def create_demo_workspace() -> Provisioned:
-    return await provision("Demo Brand", "demo@reach.local", workspace_name="Demo")
+    return await provision(
+        "Demo Brand", DEMO_OWNER_EMAIL, workspace_name="Demo", default_country=DEMO_COUNTRY
+    )

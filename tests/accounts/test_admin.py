@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from beanie import PydanticObjectId
+
 from documents.user import Membership, User
+from documents.workspace import Workspace
+from resolvers.accounts import bootstrap
 from resolvers.accounts.passwords import hash_password
 from tests.helpers import new_tenant, unique_email
+from tests.tracking_helpers import basic, contacts_of
 
 
 async def test_owner_creates_renames_and_switches_workspaces(api, services):
@@ -216,3 +221,19 @@ async def test_workspace_settings_drive_phone_normalisation(api, services):
     assert created["createContact"]["contact"]["phone"] == "+919820000001"
     cleared = await api.gql(tenant.secret_key, update, {"id": tenant.workspace_id, "c": ""})
     assert cleared["updateWorkspace"]["workspace"]["defaultCountry"] is None
+
+
+async def test_the_demo_workspace_reads_national_phone_numbers_as_its_countrys(api, services):
+    demo = await bootstrap.create_demo_workspace()
+    workspace = await Workspace.get(PydanticObjectId(demo.workspace_id))
+    assert workspace.default_country == bootstrap.DEMO_COUNTRY == "US"
+    response = await api.http.post(
+        "/v1/identify",
+        json={"userId": "demo-1", "traits": {"phone": "(415) 555-0132"}},
+        headers=basic(demo.write_key),
+    )
+    assert response.status_code == 200 and response.json()["warnings"] == [], response.text
+    [contact] = await contacts_of(demo)
+    assert contact.phone == "+14155550132"
+    token = await api.login(demo.owner_email, demo.owner_password)  # the owner can log in
+    assert (await api.gql(token, "{ viewer { role } }"))["viewer"] == {"role": "OWNER"}

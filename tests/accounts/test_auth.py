@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from documents.user import Membership, User
 from resolvers.accounts.passwords import hash_password
@@ -209,3 +210,14 @@ async def test_roles_decide_what_users_may_do(api, services):
     owner = await api.login(tenant.owner_email, tenant.owner_password)
     data = await api.gql(owner, invite % unique_email(), {"role": "OWNER"})
     assert data["inviteUser"]["userErrors"] == []
+
+
+async def test_a_login_stored_before_stricter_email_checks_still_works(api, services):
+    tenant = await new_tenant()
+    email = f"ops-{uuid.uuid4().hex[:8]}@intranet.local"  # email-validator rejects .local
+    user = await User(email=email, password_hash=await hash_password("pass phrase 123")).insert()
+    await Membership(
+        organization_id=tenant.organization_id, user_id=user.id, role="viewer"
+    ).insert()
+    token = await api.login(email.upper(), "pass phrase 123")
+    assert (await api.gql(token, VIEWER))["viewer"]["label"] == email

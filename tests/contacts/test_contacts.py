@@ -302,3 +302,35 @@ async def test_contacts_of_another_workspace_cannot_be_changed(api, services):
         assert data[name].get("contact") is None
     [contact] = await contacts_of(b)
     assert (contact.email, contact.tags, contact.consent) == ("b@example.com", [], {})
+
+
+async def test_bad_emails_and_country_less_phones_get_clear_field_errors(api, services):
+    t = await new_tenant()
+    contact = (await create(api, t.secret_key, userId="u-1", email="ok@example.com"))["contact"]
+    for email, reason in (
+        ("a..b@example.com", "two periods in a row"),
+        ("a@-example.com", "hyphen immediately after the @-sign"),
+        ("a@exa_mple.com", "invalid characters: '_'"),
+    ):
+        for payload in (
+            await create(api, t.secret_key, email=email),
+            (await api.gql(t.secret_key, UPDATE, {"id": contact["id"], "input": {"email": email}}))[
+                "updateContact"
+            ],
+        ):
+            assert payload["contact"] is None
+            [error] = payload["userErrors"]
+            assert (error["field"], error["code"]) == ("input.email", "INVALID")
+            assert error["message"].startswith("Not a valid email address: ")
+            assert reason in error["message"]
+    payload = await create(api, t.secret_key, phone="5551234567")
+    assert payload["userErrors"] == [
+        {
+            "field": "input.phone",
+            "message": "phone '5551234567' has no country code; write it as "
+            "+<country code>5551234567 or set the workspace's defaultCountry.",
+            "code": "INVALID",
+        }
+    ]
+    [stored] = await contacts_of(t)
+    assert stored.email == "ok@example.com"

@@ -129,7 +129,11 @@ async def test_import_upserts_by_identity_and_reports_each_bad_row(api, services
             "column": None,
             "reason": "No identifier: the row needs a user id, email, phone or anonymous id.",
         },
-        {"row": 4, "column": "Email", "reason": "Not a valid email address."},
+        {
+            "row": 4,
+            "column": "Email",
+            "reason": "Not a valid email address: An email address must have an @-sign.",
+        },
         {"row": 5, "column": "score", "reason": "score must be a number; got 'abc'."},
         {"row": 10, "column": None, "reason": "The row has 6 cells; the header has 5."},
     ]

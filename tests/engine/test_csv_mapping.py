@@ -243,7 +243,9 @@ def test_each_bad_cell_is_reported_and_the_row_left_out():
     by_row = [(e.row, e.column) for e in result.errors]
     assert by_row == [(2, "email"), (2, "phone"), (2, "score"), (4, None), (5, None), (6, "tags")]
     reasons = {(e.row, e.column): e.reason for e in result.errors}
-    assert reasons[(2, "email")] == "Not a valid email address."
+    assert reasons[(2, "email")] == (
+        "Not a valid email address: An email address must have an @-sign."
+    )
     assert reasons[(2, "score")] == "score must be a number; got 'abc'."
     assert reasons[(4, None)].startswith("No identifier")
     assert reasons[(5, None)] == "The row has 4 cells; the header has 5."

@@ -11,7 +11,14 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import InvalidInput
-from engine.names import check_password, clean_code, clean_email, clean_name, clean_timezone
+from engine.names import (
+    check_password,
+    clean_code,
+    clean_email,
+    clean_name,
+    clean_timezone,
+    email_key,
+)
 
 FAST = settings(max_examples=200, deadline=None)
 # zoneinfo hits the filesystem on every miss, so keep these runs small.
@@ -186,10 +193,45 @@ def test_clean_email_rejects(value: str) -> None:
     assert_invalid(clean_email, value, field="email")
 
 
+# Addresses the old hand-written regex let through; email-validator rejects each, and
+# the reason it gives reaches the caller.
+REGEX_ACCEPTED = [
+    ("a..b@example.com", "two periods in a row"),
+    (".a@example.com", "cannot start with a period"),
+    ("a.@example.com", "period immediately before the @-sign"),
+    ("a@-example.com", "hyphen immediately after the @-sign"),
+    ("a@example..com", "two periods in a row"),
+    ("a@exa_mple.com", "invalid characters: '_'"),
+    ("a(b)@example.com", "invalid characters before the @-sign"),
+    ("a,b@example.com", "invalid characters before the @-sign"),
+    ("a@example.123", "not within a valid top-level domain"),
+    ("a@[1.2.3.4]", "bracketed IP address"),
+    ('"a"@example.com', "Quoting the part before the @-sign"),
+    ("a@example.local", "special-use or reserved name"),
+]
+
+
+@pytest.mark.parametrize(("value", "reason"), REGEX_ACCEPTED)
+def test_clean_email_rejects_what_the_regex_let_through(value: str, reason: str) -> None:
+    assert_invalid(clean_email, value, field="email")
+    with pytest.raises(InvalidInput) as caught:
+        clean_email(value, "email")
+    assert caught.value.message.startswith("Not a valid email address: ")
+    assert reason in caught.value.message
+
+
 def test_clean_email_length_limit() -> None:
-    domain = "b" * (254 - len("a@.com")) + ".com"
+    label = "b" * 63
+    domain = ".".join([label] * 3) + "." + "c" * (254 - len("a@") - 3 * 64 - 4) + ".com"
+    assert len("a@" + domain) == 254
     assert clean_email("a@" + domain, "email") == "a@" + domain  # exactly 254
     assert_invalid(clean_email, "a@b" + domain, field="email")  # 255
+    assert_invalid(clean_email, "a@" + "b" * 64 + ".com", field="email")  # a label over 63
+
+
+def test_email_key_keeps_the_stored_form_without_judging_syntax() -> None:
+    assert email_key("  Ops@Intranet.LOCAL ") == "ops@intranet.local"
+    assert email_key("a..b@example.com") == "a..b@example.com"
 
 
 @FAST

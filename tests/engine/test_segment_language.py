@@ -551,3 +551,49 @@ def test_an_unknown_action_after_a_property_is_not_read_as_a_value():
     result = suggest("located in Mumbai and purchased in the last 30 days", Vocabulary())
     assert result.rules == {"property": "city", "op": "eq", "value": "Mumbai"}
     assert [p.phrase for p in result.not_understood] == ["purchased in the last 30 days"]
+
+
+# --- money, counts and durations are told apart ----------------------------------------
+
+LIFETIME = {"property": "lifetime_value", "op": "gt", "value": 5000}
+
+
+@pytest.mark.parametrize(
+    ("text", "vocabulary", "expected"),
+    [
+        ("customers who spent over 5000 rupees", SHOP, LIFETIME),  # the example
+        ("customers who spent over 5000 rupees", APP, "keeps no amount spent"),
+        ("spent more than ₹5000", SHOP, LIFETIME),
+        ("spent over Rs. 5,000", SHOP, LIFETIME),
+        ("spent over $500 in the last 30 days", SHOP, "not kept per period"),
+        ("spent over 5 days", SHOP, "'5 days' is a length of time"),
+        ("more than 5000 rupees orders", SHOP, "is an amount of money"),
+        ("age over ₹50", SHOP, "age does not hold money"),
+        ("more than 5 orders", SHOP, {"event": "order_completed", "count": {"gt": 5}}),
+        ("purchased at least 3 times", SHOP, {"event": "order_completed", "count": {"gte": 3}}),
+        (
+            "purchased in the last 30 days",
+            SHOP,
+            {"event": "order_completed", "within_days": 30, "count": {"gte": 1}},
+        ),
+        (
+            "purchased for 2 weeks",
+            SHOP,
+            {"event": "order_completed", "within_days": 14, "count": {"gte": 1}},
+        ),
+        (
+            "inactive for 3 months",
+            SHOP,
+            {"property": "last_active_at", "op": "more_than_days_ago", "value": 90},
+        ),
+    ],
+)
+def test_money_counts_and_durations(text, vocabulary, expected):
+    got = suggest(text, vocabulary)
+    if isinstance(expected, dict):
+        assert got.rules == expected and got.not_understood == [], got.as_json()
+    else:
+        assert got.rules is None, got.as_json()
+        [problem] = got.not_understood
+        assert problem.phrase and problem.phrase in text
+        assert expected in got.not_understood[0].reason

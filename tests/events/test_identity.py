@@ -267,3 +267,49 @@ async def test_custom_fields_coerce_and_reject_values(api, services):
     # The raw traits stay on the event: nothing the caller sent is lost.
     raw = next(e for e in await events_of(t) if e.user_id == "c2")
     assert raw.traits["ltv"] == "lots"
+
+
+async def test_emails_the_old_regex_let_through_are_reported_and_the_rest_stored(api, services):
+    t = await new_tenant()
+    bad = ["a..b@example.com", ".a@example.com", "a@-example.com", "a@example..com"]
+    bad += ["a@exa_mple.com", "a@example.123", "a(b)@example.com"]
+    batch = [
+        {"type": "identify", "userId": f"bad-{i}", "messageId": f"bad-{i}", "traits": {"email": e}}
+        for i, e in enumerate(bad)
+    ]
+    batch.insert(3, {"type": "identify", "userId": "good", "traits": {"email": "Ok@Example.com"}})
+    report = await send(api, t, *batch)
+    assert report["accepted"] == len(batch) and report["rejected"] == []
+    warnings = {w["messageId"]: w for w in report["warnings"]}
+    assert sorted(warnings) == sorted(f"bad-{i}" for i in range(len(bad)))
+    for warning in warnings.values():
+        assert warning["field"] == "email"
+        assert warning["reason"].startswith("email ignored: Not a valid email address: ")
+    assert "two periods in a row" in warnings["bad-0"]["reason"]
+    assert "invalid characters: '_'" in warnings["bad-4"]["reason"]
+    emails = {c.user_id: c.email for c in await contacts_of(t)}
+    assert emails == {"good": "ok@example.com", **{f"bad-{i}": None for i in range(len(bad))}}
+    # The valid address still resolves the same person, however it is cased.
+    await send(api, t, {"type": "track", "userId": "good", "event": "e", "email": "OK@example.COM"})
+    assert len(await contacts_of(t)) == len(bad) + 1
+
+
+async def test_a_phone_without_country_code_on_a_workspace_without_country(api, services):
+    t = await new_tenant()
+    report = await send(
+        api,
+        t,
+        {"type": "identify", "userId": "p1", "messageId": "p1", "traits": {"phone": "5551234567"}},
+        {"type": "identify", "userId": "p2", "traits": {"phone": "+1 415 555 0132"}},
+    )
+    assert report["warnings"] == [
+        {
+            "index": 0,
+            "messageId": "p1",
+            "reason": "phone ignored: phone '5551234567' has no country code; write it as "
+            "+<country code>5551234567 or set the workspace's defaultCountry.",
+            "field": "phone",
+        }
+    ]
+    phones = {c.user_id: c.phone for c in await contacts_of(t)}
+    assert phones == {"p1": None, "p2": "+14155550132"}
