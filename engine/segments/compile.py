@@ -59,10 +59,12 @@ def property_filter(
     path = s.path_of(condition, event_properties=event_properties)
     op = condition["op"]
     value = condition.get("value")
+    # Presence, as engine.segments.semantics defines it: `{path: null}` is MongoDB's
+    # "missing or null" (also a list holding null), so exists is its negation.
     if op == "exists":
-        return {path: {"$exists": True}}
+        return {path: {"$ne": None}}
     if op == "not_exists":
-        return {path: {"$exists": False}}
+        return {path: None}
     if op in ("is_empty", "is_not_empty"):
         empty = {"$or": [{path: None}, {path: ""}, {path: []}]}
         return empty if op == "is_empty" else {"$nor": [empty]}

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.segments import semantics as s
-from engine.segments.rules import engagement_events, kind_of, where_key
+from engine.segments.rules import PRESENCE_OPS, engagement_events, kind_of, where_key
 
 _MISSING = object()
 
@@ -105,13 +105,8 @@ def property_matches(
     found = _candidates(values)
     op = condition["op"]
     value = condition.get("value")
-    if op == "exists":
-        return bool(values)
-    if op == "not_exists":
-        return not values
-    if op in ("is_empty", "is_not_empty"):
-        empty = not values or any(c is None or c == "" or c == [] for c in found)
-        return empty if op == "is_empty" else not empty
+    if op in PRESENCE_OPS:
+        return s.presence(op, values, found)
     if op in ("neq", "not_contains", "not_in"):
         positive = {"neq": "eq", "not_contains": "contains", "not_in": "in"}[op]
         return not property_matches(
