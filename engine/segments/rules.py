@@ -22,7 +22,8 @@ STANDARD_FIELDS = {
     "user_id": "string",
     "location_id": "string",
     "created_at": "date",
-    "last_active_at": "date",
+    "last_active_at": "date",  # the contact's own last activity (engine.activity)
+    "last_messaged_at": "date",  # the last message Reach sent them
 }
 STANDARD_PROPERTY_TYPES = {"birthday": "date"}
 
