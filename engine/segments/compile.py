@@ -13,10 +13,10 @@ from typing import Any
 from engine.segments import semantics as s
 from engine.segments.rules import (
     COUNT_OPS,
+    behaviour_key,
     engagement_events,
     kind_of,
     reachability_fields,
-    where_key,
 )
 
 NOTHING = {"_id": {"$exists": False}}
@@ -42,7 +42,7 @@ def _rule(rule: dict[str, Any], now: datetime) -> dict[str, Any]:
     if kind == "tag":
         return {"tags": rule["tag"]}
     if kind == "event":
-        name = where_key(rule["event"], rule["where"]) if rule.get("where") else rule["event"]
+        name = behaviour_key(rule)
         return _behaviour(name, rule, now)
     if kind == "engagement":
         return {"$or": [_behaviour(name, rule, now) for name in engagement_events(rule)]}

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.segments import semantics as s
-from engine.segments.rules import PRESENCE_OPS, engagement_events, kind_of, where_key
+from engine.segments.rules import PRESENCE_OPS, behaviour_key, engagement_events, kind_of
 
 _MISSING = object()
 
@@ -29,7 +29,7 @@ def _rule(rule: dict[str, Any], doc: dict[str, Any], now: datetime) -> bool:
     if kind == "tag":
         return rule["tag"] in _as_list(doc.get("tags"))
     if kind == "event":
-        name = where_key(rule["event"], rule["where"]) if rule.get("where") else rule["event"]
+        name = behaviour_key(rule)
         return _behaviour(name, rule, doc, now)
     if kind == "engagement":
         return any(_behaviour(name, rule, doc, now) for name in engagement_events(rule))

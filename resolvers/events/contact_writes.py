@@ -18,7 +18,7 @@ from engine.activity import activity_field
 from engine.identity import ContactRef, IdentityIndex, identity_key, identity_keys
 from engine.messages import profile_traits, push_device
 from engine.segments.evaluate import where_matches
-from engine.stats import stats_name, stats_update
+from engine.stats import display_names, stats_name, stats_update
 from engine.traits import FieldDef, normalize_properties
 from resolvers.events.batch import IngestResult, Parsed, Problem, RaceLost
 
@@ -128,6 +128,8 @@ async def update_contacts(
             name = stats_name(message.type, message.event)
             if name:
                 occurrences.append((name, message.timestamp))
+                if message.type == "track":  # the aggregate keeps the name as sent
+                    sets.update(display_names([(name, message.event)]))
                 changed[contact_id].add(("event", name))
                 # Aggregates of behaviour conditions with `where` (see engine.segments).
                 for key, where in event_filters.get(name, []):
