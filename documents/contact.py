@@ -35,7 +35,9 @@ class Contact(TenantDocument):
     location_id: PydanticObjectId | None = None
     # Push targets: {"kind": "fcm", "token": ...} or {"kind": "web", "subscription": {...}}
     devices: list[dict[str, Any]] = []
+    # The contact's own last activity, and the last send to them (engine.activity).
     last_active_at: datetime = Field(default_factory=utcnow)
+    last_messaged_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 
     @before_event(Insert, Replace, Save)

@@ -15,7 +15,9 @@ class Event(TenantDocument):
     contact_id: PydanticObjectId
     type: str
     message_id: str
-    event: str | None = None
+    event: str | None = None  # as sent
+    # engine.event_names.name_key(event): what rules, goals, triggers and waits compare.
+    name_key: str | None = None
     user_id: str | None = None
     anonymous_id: str | None = None
     previous_id: str | None = None
@@ -44,20 +46,20 @@ class Event(TenantDocument):
                     ("_id", DESCENDING),
                 ]
             ),
-            # One event name of one contact {workspace_id, contact_id, event, timestamp: range}:
-            # journey facts and goals, the activity list filtered by event.
+            # One event name of one contact {workspace_id, contact_id, name_key, timestamp:
+            # range}: journey facts and goals, the activity list filtered by event.
             IndexModel(
                 [
                     ("workspace_id", ASCENDING),
                     ("contact_id", ASCENDING),
-                    ("event", ASCENDING),
+                    ("name_key", ASCENDING),
                     ("timestamp", DESCENDING),
                     ("_id", DESCENDING),
                 ]
             ),
-            # One event name across the workspace {workspace_id, event, timestamp: range}:
-            # segment aggregate backfills, send-time statistics.
+            # One event name across the workspace {workspace_id, name_key, timestamp: range}:
+            # segment aggregate backfills, send-time statistics, trigger samples.
             IndexModel(
-                [("workspace_id", ASCENDING), ("event", ASCENDING), ("timestamp", DESCENDING)]
+                [("workspace_id", ASCENDING), ("name_key", ASCENDING), ("timestamp", DESCENDING)]
             ),
         ]

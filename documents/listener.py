@@ -13,7 +13,7 @@ from documents.base import TenantDocument
 
 
 class Listener(TenantDocument):
-    event: str  # event name, e.g. order_completed, segment_entered
+    event: str  # engine.event_names.name_key of an event name: order_completed
     owner: str  # "journey:<id>" | "campaign:<id>"
     purpose: str  # trigger | wait | exit | goal
 

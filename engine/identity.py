@@ -224,7 +224,7 @@ def merge_documents(survivor: dict[str, Any], loser: dict[str, Any]) -> dict[str
     }
     for kind in ("user_id", "email", "phone", "location_id"):
         merged[kind] = survivor.get(kind) or loser.get(kind)
-    for key, pick in (("created_at", min), ("last_active_at", max)):
+    for key, pick in (("created_at", min), ("last_active_at", max), ("last_messaged_at", max)):
         values = [v for v in (survivor.get(key), loser.get(key)) if v is not None]
         merged[key] = pick(values) if values else None
     merged["identity_keys"] = identity_keys({"_id": survivor["_id"], **merged})

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.errors import InvalidInput
+from engine.event_names import name_key
 from engine.identifiers import normalize_id
 from engine.payload_limits import EARLIEST, LATEST, check_time, check_value
 from engine.traits import parse_datetime
@@ -53,6 +54,8 @@ class Message:
             "type": self.type,
             "message_id": self.message_id,
             "event": self.event,
+            # What every comparison of event names reads (engine.event_names).
+            "name_key": name_key(self.event) if self.event else None,
             "user_id": self.user_id,
             "anonymous_id": self.anonymous_id,
             "previous_id": self.previous_id,

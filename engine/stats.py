@@ -1,7 +1,9 @@
 """Per-contact event aggregates, kept on the contact so behaviour segments never scan events.
 
-Shape on the contact: event_stats.<key> = {count, first_at, last_at, days: {YYYYMMDD: n}}
-where <key> is the event name escaped to be a safe MongoDB field name.
+Shape on the contact: event_stats.<key> = {count, first_at, last_at, days: {YYYYMMDD: n},
+name?} where <key> is the event's engine.event_names.name_key escaped to be a safe MongoDB
+field name ("Order Completed" and "order_completed" count together), and `name` the name
+as last sent when it differs from the key (what the plain-language builder shows).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from engine.event_names import name_key
+
 PAGE_VIEWED = "page_viewed"
 SCREEN_VIEWED = "screen_viewed"
 
@@ -17,7 +21,7 @@ SCREEN_VIEWED = "screen_viewed"
 def stats_name(event_type: str, event: str | None) -> str | None:
     """Which aggregate an event counts toward; identify/alias/group count toward none."""
     if event_type == "track":
-        return event
+        return name_key(event) if event else None
     if event_type == "page":
         return PAGE_VIEWED
     if event_type == "screen":
@@ -52,6 +56,29 @@ def stats_update(occurrences: list[tuple[str, datetime]]) -> dict[str, dict[str,
     if not inc:
         return {}
     return {"$inc": dict(inc), "$min": first, "$max": last}
+
+
+def display_names(named: list[tuple[str, str]]) -> dict[str, str]:
+    """`$set` fields keeping each aggregate's name as sent, for (key, name) pairs whose
+    name is not its own key (the last one wins)."""
+    return {f"event_stats.{escape_key(key)}.name": name for key, name in named if name != key}
+
+
+def rekey_stats(stats: dict[str, Any]) -> dict[str, Any]:
+    """A contact's aggregates keyed by name_key (an upgrade of ones keyed by raw name):
+    aggregates of names with one key combine; a renamed one remembers its name."""
+    out: dict[str, Any] = {}
+    for stored, value in stats.items():
+        name = unescape_key(stored)
+        key = name_key(name)
+        entry = dict(value) if isinstance(value, dict) else {}
+        if key != name and "?" not in name:
+            entry.setdefault("name", name)
+        escaped = escape_key(key)
+        if escaped in out:
+            entry = combine_stats({escaped: out[escaped]}, {escaped: entry})[escaped]
+        out[escaped] = entry
+    return out
 
 
 def combine_stats(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -123,7 +123,12 @@ class Contact:
     )
     location_id: strawberry.ID | None
     created_at: datetime
-    last_active_at: datetime
+    last_active_at: datetime = strawberry.field(
+        description="When the contact last did something themselves (not a send to them)."
+    )
+    last_messaged_at: datetime | None = strawberry.field(
+        description="When Reach last sent the contact a message."
+    )
     doc: strawberry.Private[Any]
 
     @strawberry.field(description="The segments the contact belongs to now.")
@@ -192,6 +197,7 @@ class Contact:
             location_id=strawberry.ID(str(doc.location_id)) if doc.location_id else None,
             created_at=doc.created_at,
             last_active_at=doc.last_active_at,
+            last_messaged_at=doc.last_messaged_at,
             doc=doc,
         )
 

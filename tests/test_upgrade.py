@@ -96,3 +96,45 @@ async def test_replaced_indexes_of_other_collections_are_dropped(old_database) -
     names = {i["name"] async for i in await runs.list_indexes()}
     assert names == {"_id_"}
     assert await runs.count_documents({}) == 1
+
+
+async def test_events_and_aggregates_get_name_keys(old_database) -> None:
+    from documents.event import Event
+    from documents.upgrade import LEGACY_EVENT_INDEXES
+
+    events, contacts, listeners = (old_database[n] for n in ("events", "contacts", "listeners"))
+    await events.create_index([("workspace_id", 1), ("event", 1), ("timestamp", -1)])
+    ws = ObjectId()
+    await events.insert_many(
+        [
+            {"workspace_id": ws, "message_id": f"m{i}", "event": n}
+            for i, n in enumerate(("Order Completed", "order_completed"))
+        ]
+        + [{"workspace_id": ws, "message_id": "p", "type": "page"}]
+    )
+    stats = {
+        "Order Completed": {"count": 2, "first_at": 1, "last_at": 2, "days": {"20260101": 2}},
+        "order_completed": {"count": 1, "first_at": 1, "last_at": 3, "days": {"20260101": 1}},
+    }
+    await contacts.insert_one({"workspace_id": ws, "event_stats": stats})
+    await listeners.insert_one(
+        {"workspace_id": ws, "owner": "campaign:1", "purpose": "goal", "event": "Order Completed"}
+    )
+
+    await upgrade(old_database)
+    await events.create_indexes(Event.Settings.indexes)
+
+    assert {e.get("name_key") async for e in events.find({})} == {"order_completed", None}
+    names = {i["name"] async for i in await events.list_indexes()}
+    assert not names & set(LEGACY_EVENT_INDEXES)
+    [contact] = await contacts.find({}).to_list(None)
+    assert contact["event_stats"] == {
+        "order_completed": {
+            "count": 3,
+            "first_at": 1,
+            "last_at": 3,
+            "days": {"20260101": 3},
+            "name": "Order Completed",
+        }
+    }
+    assert (await listeners.find_one({}))["event"] == "order_completed"

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.errors import InvalidInput
+from engine.event_names import same_event
 from engine.segments import evaluate
 from engine.segments import rules as segment_rules
 from engine.traits import FieldDef
@@ -232,7 +233,7 @@ def matches(rule: dict[str, Any], facts: Facts, now: datetime) -> bool:
     if kind == "since_entry":
         where = rule.get("where") or []
         return any(
-            e.get("event") == rule["since_entry"]
+            same_event(e.get("event"), rule["since_entry"])
             and evaluate.where_matches(where, e.get("properties") or {}, now)
             for e in facts.since_entry
         )

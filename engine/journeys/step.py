@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from engine import ab
+from engine.event_names import same_event
 from engine.journeys import conditions, waits
 from engine.journeys.conditions import Facts
 from engine.journeys.model import DEFAULT, NEXT, TIMEOUT, Graph
@@ -100,7 +101,7 @@ def on_event(graph: Graph, node_id: str, event: dict[str, Any], now: datetime) -
     settings = node["settings"]
     if node["type"] != "wait" or settings.get("kind") != "event":
         return None
-    if event.get("event") != settings["event"]:
+    if not same_event(event.get("event"), settings["event"]):
         return None
     if not where_matches(settings.get("where") or [], event.get("properties") or {}, now):
         return None
@@ -113,7 +114,7 @@ def trigger_matches(settings: dict[str, Any], event: dict[str, Any], now: dateti
     name = event.get("event")
     properties = event.get("properties") or {}
     if kind == "event":
-        return name == settings["event"] and where_matches(
+        return same_event(name, settings["event"]) and where_matches(
             settings.get("where") or [], properties, now
         )
     if kind in ("segment_entered", "segment_exited"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from engine.event_names import name_key
 from engine.segment_language.conditions import _classify, _leftovers
 from engine.segment_language.properties import _negate_property
 from engine.segment_language.results import NotUnderstood, Suggestion, Understood, _Outcome
@@ -127,7 +128,7 @@ DEFAULT_BACKEND = RuleBasedBackend()
 
 def check(suggestion: Suggestion, vocabulary: Vocabulary) -> Suggestion:
     """Hold any backend to the rules: valid rules naming only the vocabulary's events."""
-    known = set(vocabulary.event_names)
+    known = {name_key(name) for name in vocabulary.event_names}  # as rules match them
     fields = vocabulary.field_defs()
 
     def problem(rule: Any) -> str | None:
@@ -138,7 +139,8 @@ def check(suggestion: Suggestion, vocabulary: Vocabulary) -> Suggestion:
         errors = validate(rule, fields)
         if errors:
             return errors[0].message
-        unknown = sorted({c["event"] for c in walk(rule) if "event" in c} - known)
+        named = {c["event"] for c in walk(rule) if "event" in c}
+        unknown = sorted(n for n in named if name_key(n) not in known)
         if unknown:
             return f"Unknown event {unknown[0][:60]!r}: this workspace has no such event."
         return None

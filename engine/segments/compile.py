@@ -13,10 +13,10 @@ from typing import Any
 from engine.segments import semantics as s
 from engine.segments.rules import (
     COUNT_OPS,
+    behaviour_key,
     engagement_events,
     kind_of,
     reachability_fields,
-    where_key,
 )
 
 NOTHING = {"_id": {"$exists": False}}
@@ -42,7 +42,7 @@ def _rule(rule: dict[str, Any], now: datetime) -> dict[str, Any]:
     if kind == "tag":
         return {"tags": rule["tag"]}
     if kind == "event":
-        name = where_key(rule["event"], rule["where"]) if rule.get("where") else rule["event"]
+        name = behaviour_key(rule)
         return _behaviour(name, rule, now)
     if kind == "engagement":
         return {"$or": [_behaviour(name, rule, now) for name in engagement_events(rule)]}
@@ -59,10 +59,12 @@ def property_filter(
     path = s.path_of(condition, event_properties=event_properties)
     op = condition["op"]
     value = condition.get("value")
+    # Presence, as engine.segments.semantics defines it: `{path: null}` is MongoDB's
+    # "missing or null" (also a list holding null), so exists is its negation.
     if op == "exists":
-        return {path: {"$exists": True}}
+        return {path: {"$ne": None}}
     if op == "not_exists":
-        return {path: {"$exists": False}}
+        return {path: None}
     if op in ("is_empty", "is_not_empty"):
         empty = {"$or": [{path: None}, {path: ""}, {path: []}]}
         return empty if op == "is_empty" else {"$nor": [empty]}

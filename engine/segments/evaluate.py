@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.segments import semantics as s
-from engine.segments.rules import engagement_events, kind_of, where_key
+from engine.segments.rules import PRESENCE_OPS, behaviour_key, engagement_events, kind_of
 
 _MISSING = object()
 
@@ -29,7 +29,7 @@ def _rule(rule: dict[str, Any], doc: dict[str, Any], now: datetime) -> bool:
     if kind == "tag":
         return rule["tag"] in _as_list(doc.get("tags"))
     if kind == "event":
-        name = where_key(rule["event"], rule["where"]) if rule.get("where") else rule["event"]
+        name = behaviour_key(rule)
         return _behaviour(name, rule, doc, now)
     if kind == "engagement":
         return any(_behaviour(name, rule, doc, now) for name in engagement_events(rule))
@@ -105,13 +105,8 @@ def property_matches(
     found = _candidates(values)
     op = condition["op"]
     value = condition.get("value")
-    if op == "exists":
-        return bool(values)
-    if op == "not_exists":
-        return not values
-    if op in ("is_empty", "is_not_empty"):
-        empty = not values or any(c is None or c == "" or c == [] for c in found)
-        return empty if op == "is_empty" else not empty
+    if op in PRESENCE_OPS:
+        return s.presence(op, values, found)
     if op in ("neq", "not_contains", "not_in"):
         positive = {"neq": "eq", "not_contains": "contains", "not_in": "in"}[op]
         return not property_matches(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.errors import InvalidInput
+from engine.event_names import name_key
 from engine.traits import FieldDef, parse_datetime
 
 MAX_DEPTH = 8
@@ -22,7 +23,8 @@ STANDARD_FIELDS = {
     "user_id": "string",
     "location_id": "string",
     "created_at": "date",
-    "last_active_at": "date",
+    "last_active_at": "date",  # the contact's own last activity (engine.activity)
+    "last_messaged_at": "date",  # the last message Reach sent them
 }
 STANDARD_PROPERTY_TYPES = {"birthday": "date"}
 
@@ -81,7 +83,14 @@ def parse_date_value(value: Any) -> datetime:
 def where_key(event: str, where: list[dict[str, Any]]) -> str:
     """The aggregate name of an event filtered by `where` (kept up to date on ingest)."""
     canonical = json.dumps(where, sort_keys=True, separators=(",", ":"), default=str)
-    return f"{event}?{hashlib.sha1(canonical.encode()).hexdigest()[:12]}"  # noqa: S324 - a name
+    return f"{name_key(event)}?{hashlib.sha1(canonical.encode()).hexdigest()[:12]}"  # noqa: S324 - a name
+
+
+def behaviour_key(rule: dict[str, Any]) -> str:
+    """The aggregate an event condition reads: its name's key, or its `where`'s own."""
+    if rule.get("where"):
+        return where_key(rule["event"], rule["where"])
+    return name_key(rule["event"])
 
 
 def engagement_events(rule: dict[str, Any]) -> list[str]:
@@ -409,7 +418,7 @@ def references(rules: Any) -> set[tuple[str, str]]:
         elif "tag" in condition:
             refs.add(("tag", condition["tag"]))
         elif "event" in condition:
-            refs.add(("event", condition["event"]))
+            refs.add(("event", name_key(condition["event"])))
         elif "engagement" in condition:
             refs |= {("event", name) for name in engagement_events(condition)}
         elif "reachable" in condition:
@@ -442,9 +451,9 @@ def is_time_dependent(rules: Any) -> bool:
 
 
 def event_filters(rules: Any) -> list[tuple[str, str, list[dict[str, Any]]]]:
-    """(aggregate key, event, where) of every behaviour condition with a `where`."""
+    """(aggregate key, event name key, where) of every behaviour condition with a `where`."""
     return [
-        (where_key(c["event"], c["where"]), c["event"], c["where"])
+        (where_key(c["event"], c["where"]), name_key(c["event"]), c["where"])
         for c in walk(rules)
         if "event" in c and c.get("where")
     ]

@@ -3,6 +3,18 @@
 MongoDB semantics are the reference: a path through arrays matches if any element
 does; comparisons carry an explicit $type so that numbers never compare with strings
 (as real MongoDB's type bracketing does, and as other engines may not).
+
+Presence operators, for a field that is missing, null, "" or [] (a list that holds
+null or "" counts as holding it, as a MongoDB path through an array does):
+
+    op            missing  null   ""     []     other value
+    exists        no       no     yes    yes    yes
+    not_exists    yes      yes    no     no     no
+    is_empty      yes      yes    yes    yes    no
+    is_not_empty  no       no     no     no     yes
+
+`exists` means "has a value": a null is what a cleared field looks like (an import
+of an empty cell, an SDK sending `"email": null`), so it is not a value.
 """
 
 from __future__ import annotations
@@ -32,6 +44,15 @@ def day_cutoff(now: datetime, days: int) -> str:
 
 def anniversary(now: datetime, days: int) -> str:
     return (at_ms(now) + timedelta(days=days)).strftime("%m%d")
+
+
+def presence(op: str, values: list[Any], found: list[Any]) -> bool:
+    """A presence operator on the values a path reaches (`found` adds list elements)."""
+    null = not values or any(c is None for c in found)
+    if op in ("exists", "not_exists"):
+        return null == (op == "not_exists")
+    empty = null or any(c == "" or c == [] for c in found)
+    return empty == (op == "is_empty")
 
 
 def path_of(condition: dict[str, Any], *, event_properties: bool = False) -> str:

@@ -19,6 +19,7 @@ from documents.segment import Segment
 from documents.workspace import Location, Workspace
 from engine import templates
 from engine.errors import DomainError, InvalidInput, NotFound
+from engine.event_names import name_key
 from resolvers.campaigns import audience, validation
 
 SYNTHETIC_CONTACT: dict[str, Any] = {
@@ -85,7 +86,7 @@ async def _sample_event(campaign: Campaign) -> dict[str, Any] | None:
     if not trigger.get("event"):
         return None
     row = await Event.get_pymongo_collection().find_one(
-        {"workspace_id": campaign.workspace_id, "event": trigger["event"]},
+        {"workspace_id": campaign.workspace_id, "name_key": name_key(trigger["event"])},
         {"event": 1, "properties": 1, "timestamp": 1},
         sort=[("timestamp", -1)],
     )

@@ -28,6 +28,7 @@ from documents.contact import Contact
 from documents.listener import Listener
 from documents.message import OutboundMessage
 from engine import ab
+from engine.event_names import same_event
 from engine.segments.evaluate import where_matches
 from resolvers.campaigns import audience
 from resolvers.campaigns.progress import progress_topic
@@ -72,7 +73,7 @@ def _fires(campaign: Campaign, event: dict[str, Any], now: datetime) -> bool:
             event.get("event") == SEGMENT_ENTERED
             and properties.get("segment_id") == trigger["segment_id"]
         )
-    if event.get("event") != trigger.get("event"):
+    if not same_event(event.get("event"), trigger.get("event")):
         return False
     return not trigger.get("where") or where_matches(trigger["where"], properties, now)
 
@@ -179,7 +180,7 @@ async def _attribute(
             str(c.id): c.conversion_goal
             for c in campaigns
             if c.conversion_goal
-            and c.conversion_goal["event"] == event.get("event")
+            and same_event(c.conversion_goal["event"], event.get("event"))
             and (
                 not c.conversion_goal.get("where")
                 or where_matches(c.conversion_goal["where"], properties, at)

@@ -38,16 +38,16 @@ ENGAGEMENT_EVENTS = [
 def _engagement(now: datetime) -> dict[str, Any]:
     return {
         "timestamp": {"$gte": now - timedelta(days=LOOKBACK_DAYS)},
-        "$or": [{"event": {"$in": ENGAGEMENT_EVENTS}}, {"type": "page"}],
+        "$or": [{"name_key": {"$in": ENGAGEMENT_EVENTS}}, {"type": "page"}],
     }
 
 
 async def workspace_hour(workspace_id: PydanticObjectId, tz: str, now: datetime) -> int | None:
     """From the latest WORKSPACE_SAMPLE engagement events: one flat query per event name on
-    (workspace_id, event, timestamp), one for page views (type "page", any name), merged."""
+    (workspace_id, name_key, timestamp), one for page views (type "page", any name), merged."""
     since = now - timedelta(days=LOOKBACK_DAYS)
     collection = Event.get_pymongo_collection()
-    shapes: list[dict[str, Any]] = [{"event": name} for name in ENGAGEMENT_EVENTS]
+    shapes: list[dict[str, Any]] = [{"name_key": name} for name in ENGAGEMENT_EVENTS]
     # Page views: not served until events get an index (workspace_id, type, timestamp).
     shapes.append({"type": "page"})
     stamps: dict[Any, datetime] = {}  # by _id: a page view may carry an engagement name

@@ -12,6 +12,7 @@ from documents.event import Event
 from documents.segment import Segment
 from engine import contact_search
 from engine.access import Permission
+from engine.event_names import name_key
 from engine.names import clean_name
 from resolvers.core import lookup
 from resolvers.core.context import RequestContext, parse_id
@@ -113,7 +114,7 @@ async def list_events(
     ctx.require(Permission.READ)
     query: dict[str, Any] = {"workspace_id": ctx.workspace_id, "contact_id": contact.id}
     if name:
-        query["event"] = name
+        query["name_key"] = name_key(name)  # "Order Completed" lists order_completed too
     return await paginate(Event, query, first, after, newest_first=True, sort_field="timestamp")
 
 

@@ -14,11 +14,12 @@ from pymongo.errors import BulkWriteError
 
 from documents.contact import Contact
 from engine import contact_search
+from engine.activity import activity_field
 from engine.identity import ContactRef, IdentityIndex, identity_key, identity_keys
 from engine.messages import profile_traits, push_device
 from engine.payload_limits import chunks
 from engine.segments.evaluate import where_matches
-from engine.stats import stats_name, stats_update
+from engine.stats import display_names, stats_name, stats_update
 from engine.traits import FieldDef, normalize_properties
 from resolvers.events.batch import IngestResult, Parsed, Problem, RaceLost
 
@@ -117,13 +118,21 @@ async def update_contacts(
         unsets: dict[str, str] = {}
         occurrences = []
         devices: list[dict[str, str]] = []
-        last_active = max(item.message.timestamp for _, item in items)
+        # The contact's own activity and Reach's sends move different dates (engine.activity).
+        latest: dict[str, datetime] = {}
+        for _, item in items:
+            field = activity_field(item.message.type, item.message.event)
+            if field and item.message.timestamp > latest.get(field, NEVER):
+                latest[field] = item.message.timestamp
+                changed[contact_id].add(("field", field))
         for _, item in sorted(items, key=lambda pair: pair[1].message.timestamp):
             message = item.message
             name = stats_name(message.type, message.event)
             if name:
                 occurrences.append((name, message.timestamp))
-                changed[contact_id] |= {("event", name), ("field", "last_active_at")}
+                if message.type == "track":  # the aggregate keeps the name as sent
+                    sets.update(display_names([(name, message.event)]))
+                changed[contact_id].add(("event", name))
                 # Aggregates of behaviour conditions with `where` (see engine.segments).
                 for key, where in event_filters.get(name, []):
                     if where_matches(where, message.properties, now):
@@ -170,7 +179,7 @@ async def update_contacts(
             if anonymous:
                 changed[contact_id].add(("field", "anonymous_ids"))
                 new_keys += [identity_key("anonymous_id", a) for a in sorted(anonymous)]
-        update: dict[str, Any] = {"$set": sets, "$max": {"last_active_at": last_active}}
+        update: dict[str, Any] = {"$set": sets, "$max": dict(latest)}
         if unsets:
             update["$unset"] = unsets
         if new_keys:
@@ -192,6 +201,8 @@ async def update_contacts(
             update["$inc"] = stats["$inc"]
             update["$min"] = stats["$min"]
             update["$max"].update(stats["$max"])
+        if not update["$max"]:
+            del update["$max"]
         operations.append(
             ({"_id": PydanticObjectId(contact_id), "workspace_id": workspace_id}, update)
         )

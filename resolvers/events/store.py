@@ -73,7 +73,7 @@ async def record_engagement(
     stored = contact or await Contact.get_pymongo_collection().find_one(
         {"_id": contact_id, "workspace_id": workspace_id}
     )
-    await update_contacts(
+    changed = await update_contacts(
         workspace_id,
         [item],
         inserted,
@@ -82,7 +82,8 @@ async def record_engagement(
         {},
         IngestResult(),
     )
-    refs = {("event", f"{channel}_{kind}")}
+    # The event, and the contact date it moved (an open moves last_active_at).
+    refs = {("event", f"{channel}_{kind}"), *changed.get(str(contact_id), ())}
     if kind == "unsubscribed":
         decision = {"status": "unsubscribed", "at": message.timestamp, "source": "engagement"}
         await Contact.get_pymongo_collection().update_one(

@@ -13,6 +13,7 @@ from beanie import PydanticObjectId
 
 from documents.journey import LIVE, Enrollment, Journey, JourneyVersion
 from documents.listener import Listener
+from engine.event_names import name_key, same_event
 from engine.journeys import step as stepping
 from engine.journeys.step import trigger_event_name
 from resolvers.core.context import parse_id
@@ -58,8 +59,8 @@ async def on_events(
         name = event.get("event")
         if contact_id is None or not name:
             continue
-        for journey in journeys:
-            purposes = wanted[str(journey.id)].get(name, set())
+        for journey in journeys:  # listener rows hold name keys
+            purposes = wanted[str(journey.id)].get(name_key(name), set())
             if not purposes:
                 continue
             try:
@@ -80,10 +81,10 @@ async def _react(
     properties = event.get("properties") or {}
     settings = journey.settings or {}
     at = as_aware(event.get("timestamp")) or now
-    if "goal" in purposes and (settings.get("goal") or {}).get("event") == name:
+    if "goal" in purposes and same_event((settings.get("goal") or {}).get("event"), name):
         await _goal(workspace_id, journey, contact_id, at, now)
     if "exit" in purposes:
-        if settings.get("exit_event") == name:
+        if same_event(settings.get("exit_event"), name):
             await end_contact_runs(workspace_id, journey.id, contact_id, "exit_event", now)
         elif (
             name == "segment_exited"
@@ -129,7 +130,7 @@ async def _resume_waiting(
         .to_list(None)
     )
     for run in runs:  # at most one (one live run per contact and journey)
-        if (run.get("waiting_for") or {}).get("event") != event["event"]:
+        if not same_event((run.get("waiting_for") or {}).get("event"), event["event"]):
             continue
         loaded = await version_graph(workspace_id, journey.id, run["version"])
         if loaded is None:

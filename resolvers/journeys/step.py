@@ -37,6 +37,7 @@ from documents.journey import LIVE, Enrollment, Journey
 from documents.message import ENGAGEMENT_STAMPS, SENT_STATUSES, OutboundMessage
 from documents.template import Template
 from engine import delivery
+from engine.event_names import name_key
 from engine.journeys import path as paths
 from engine.journeys import step as stepping
 from engine.journeys.conditions import Facts, leaves
@@ -351,7 +352,7 @@ async def _events_since(
     run: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """The contact's newest SINCE_ENTRY_LIMIT events of these names since the run entered.
-    One query per name (the index is (workspace_id, contact_id, event, timestamp, _id):
+    One query per name (the index is (workspace_id, contact_id, name_key, timestamp, _id):
     an `$in` on event beside the timestamp range is two operator fields), merged here."""
     events = Event.get_pymongo_collection()
 
@@ -359,7 +360,7 @@ async def _events_since(
         query = {
             "workspace_id": workspace_id,
             "contact_id": contact_id,
-            "event": name,
+            "name_key": name_key(name),
             "timestamp": {"$gte": run["entered_at"]},
         }
         return (

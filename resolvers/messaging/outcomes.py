@@ -20,6 +20,7 @@ from pymongo import UpdateOne
 from documents.campaign import Campaign
 from documents.contact import Contact
 from documents.message import OutboundMessage
+from engine.activity import activity_field
 from engine.identity import Identity, IdentityIndex
 from engine.messages import parse_message
 from engine.stats import stats_name, stats_update
@@ -143,7 +144,9 @@ async def record_engagements(
     for position in inserted:
         row, kind, _ = entries[position]
         name = f"{row.channel}_{kind}"
-        changed[str(row.contact_id)] |= {("event", name), ("field", "last_active_at")}
+        changed[str(row.contact_id)].add(("event", name))
+        if field := activity_field("track", name):
+            changed[str(row.contact_id)].add(("field", field))
     await membership.reevaluate(workspace_id, changed)
     await reaction_dispatch.events_stored(workspace_id, inserted.values())
 
@@ -156,10 +159,11 @@ async def _contact_activity(
 ) -> None:
     """The contacts' activity aggregates for the new events. An engagement event carries
     no traits, devices or identifiers, so what events.contact_writes.update_contacts would
-    write for it is only last_active_at and the event's stats, the same for every contact
-    with one event of one name and time: one update_many per (name, time) instead of a
-    bulk of per-contact updates (SecantusDB applies one statement to many documents at
-    about half the cost). Contacts with several events in the batch take the general path."""
+    write for it is only its date (engine.activity.activity_field) and the event's stats,
+    the same for every contact with one event of one name and time: one update_many per
+    (name, time) instead of a bulk of per-contact updates (SecantusDB applies one statement
+    to many documents at about half the cost). Contacts with several events in the batch
+    take the general path."""
     per_contact = Counter(parsed[i].key for i in inserted)
     groups: dict[tuple[str, datetime], list[PydanticObjectId]] = defaultdict(list)
     rest = {}
@@ -173,11 +177,13 @@ async def _contact_activity(
     collection = Contact.get_pymongo_collection()
     for (name, at), ids in groups.items():
         stats = stats_update([(stats_name("track", name), at)])
+        field = activity_field("track", name)
+        dates = {field: at} if field else {}
         await collection.update_many(
             {"_id": {"$in": ids}, "workspace_id": workspace_id},
             {
                 "$set": {"updated_at": now},
-                "$max": {"last_active_at": at, **stats["$max"]},
+                "$max": {**dates, **stats["$max"]},
                 "$inc": stats["$inc"],
                 "$min": stats["$min"],
             },

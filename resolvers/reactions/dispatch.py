@@ -22,6 +22,7 @@ from beanie import PydanticObjectId
 
 from documents.event import Event
 from documents.listener import Listener
+from engine.event_names import name_key
 from resolvers.core import jobs
 from resolvers.reactions import table
 
@@ -52,11 +53,17 @@ def handled_kinds() -> list[str]:
     return list(_handlers)
 
 
+def key_of(event: dict[str, Any]) -> str | None:
+    """The name key listeners are stored under (engine.event_names)."""
+    name = event.get("event")
+    return event.get("name_key") or (name_key(name) if name else None)
+
+
 async def events_stored(workspace_id: PydanticObjectId, events: Iterable[dict[str, Any]]) -> None:
     """Called with the event documents just inserted (new ones only, never duplicates)."""
     by_name: dict[str, list[str]] = defaultdict(list)
     for event in events:
-        name = event.get("event")
+        name = key_of(event)
         if name:
             by_name[name].append(str(event["_id"]))
     if not by_name:
@@ -81,7 +88,7 @@ async def react(workspace_id: str, event_ids: list[str]) -> None:
     )
     if not events:
         return
-    names = sorted({e["event"] for e in events if e.get("event")})
+    names = sorted({key for key in map(key_of, events) if key})
     listeners = await Listener.find({"workspace_id": wid, "event": {"$in": names}}).to_list()
     by_kind: dict[str, list[Listener]] = defaultdict(list)
     for listener in listeners:

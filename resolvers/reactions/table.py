@@ -10,6 +10,7 @@ from beanie import PydanticObjectId
 from pymongo import ReplaceOne
 
 from documents.listener import Listener
+from engine.event_names import name_key
 
 PURPOSES = ("trigger", "wait", "exit", "goal")
 
@@ -30,9 +31,10 @@ def owner_id(owner_name: str) -> str:
 async def listen(
     workspace_id: PydanticObjectId, owner: str, wanted: dict[str, Iterable[str]]
 ) -> None:
-    """Make `owner`'s listeners exactly `wanted` (purpose -> event names)."""
+    """Make `owner`'s listeners exactly `wanted` (purpose -> event names), stored as
+    name keys so that an event matches however its name is written."""
     rows = {
-        (purpose, name)
+        (purpose, name_key(name))
         for purpose, names in wanted.items()
         for name in names
         if purpose in PURPOSES and name

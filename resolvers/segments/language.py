@@ -21,18 +21,23 @@ from resolvers.core.context import RequestContext
 
 async def event_names(workspace_id: PydanticObjectId) -> list[tuple[str, int]]:
     """The workspace's event names with how many contacts have each, most common first
-    (from the per-contact aggregates, so events never need scanning)."""
+    (from the per-contact aggregates, so events never need scanning), each as the
+    workspace sends it ("Order Completed"; the aggregate is keyed order_completed)."""
     pipeline: list[dict[str, Any]] = [
         {"$match": {"workspace_id": workspace_id}},
         {"$project": {"_id": 0, "stats": {"$objectToArray": {"$ifNull": ["$event_stats", {}]}}}},
         {"$unwind": "$stats"},
-        {"$group": {"_id": "$stats.k", "contacts": {"$sum": 1}}},
+        {"$group": {"_id": "$stats.k", "contacts": {"$sum": 1}, "name": {"$max": "$stats.v.name"}}},
         {"$sort": {"contacts": -1, "_id": 1}},
         {"$limit": MAX_VOCABULARY},
     ]
     cursor = await Contact.get_pymongo_collection().aggregate(pipeline)
     rows = await cursor.to_list(None)
-    return [(unescape_key(row["_id"]), int(row["contacts"])) for row in rows if row.get("_id")]
+    return [
+        (row.get("name") or unescape_key(row["_id"]), int(row["contacts"]))
+        for row in rows
+        if row.get("_id")
+    ]
 
 
 async def tags(workspace_id: PydanticObjectId) -> list[str]:

@@ -27,7 +27,7 @@ def _event_match(event: str) -> dict[str, Any]:
         return {"type": "page"}
     if event == SCREEN_VIEWED:
         return {"type": "screen"}
-    return {"type": "track", "event": event}
+    return {"type": "track", "name_key": event}
 
 
 async def backfill_event_filters(
@@ -46,7 +46,7 @@ async def backfill_event_filters(
         # (a compiled `where` is an $and no planner serves).
         kind = _event_match(event)
         match = {"workspace_id": workspace_id}
-        match.update({"event": kind["event"]} if "event" in kind else kind)
+        match.update({"name_key": kind["name_key"]} if "name_key" in kind else kind)
         per_contact: dict[Any, list[datetime]] = defaultdict(list)
         cursor = events.find(match, {"contact_id": 1, "timestamp": 1, "type": 1, "properties": 1})
         async for row in cursor:

@@ -41,7 +41,10 @@ scalars = st.one_of(
     st.none(),
     moments,
 )
-property_values = st.one_of(scalars, st.lists(st.sampled_from(WORDS), max_size=3))
+# Lists may be empty or hold null / "" (what presence operators must read like MongoDB).
+property_values = st.one_of(
+    scalars, st.lists(st.sampled_from(WORDS) | st.none() | st.just(""), max_size=3)
+)
 stats = st.fixed_dictionaries(
     {
         "count": st.integers(min_value=0, max_value=5),
@@ -69,23 +72,26 @@ contacts = st.fixed_dictionaries(
         ),
         "tags": st.lists(st.sampled_from(["vip", "lead", "b2b"]), max_size=2, unique=True),
         "segments": st.lists(st.sampled_from(["s1", "s2"]), max_size=2, unique=True),
-        "email": st.none() | st.sampled_from(["a@x.io", ""]),
-        "phone": st.none() | st.just("+14155550100"),
-        "user_id": st.none() | st.just("u1"),
         "anonymous_ids": st.lists(st.just("d1"), max_size=1),
         "created_at": moments,
         "last_active_at": moments,
-        "location_id": st.none()
-        | st.sampled_from(
-            [ObjectId("6b0500000000000000000001"), ObjectId("6b0500000000000000000002")]
-        ),
         "consent": st.dictionaries(
             st.sampled_from(["email", "whatsapp", "sms"]),
             st.fixed_dictionaries({"status": st.sampled_from(["subscribed", "unsubscribed"])}),
             max_size=2,
         ),
         "event_stats": st.dictionaries(st.sampled_from(EVENTS).map(escape_key), stats, max_size=3),
-    }
+    },
+    # Identifiers may be missing, null or "" (imports and SDKs send all three).
+    optional={
+        "email": st.none() | st.sampled_from(["a@x.io", ""]),
+        "phone": st.none() | st.sampled_from(["+14155550100", ""]),
+        "user_id": st.none() | st.just("u1"),
+        "location_id": st.none()
+        | st.sampled_from(
+            [ObjectId("6b0500000000000000000001"), ObjectId("6b0500000000000000000002")]
+        ),
+    },
 )
 
 
@@ -143,7 +149,9 @@ OPS = [
 @st.composite
 def property_conditions(draw):
     op = draw(st.sampled_from(OPS))
-    name = draw(st.sampled_from([*KEYS, "birthday", "created_at", "last_active_at", "email"]))
+    name = draw(
+        st.sampled_from([*KEYS, "birthday", "created_at", "last_active_at", "email", "phone"])
+    )
     condition = {"property": name, "op": op}
     if op not in ("is_empty", "is_not_empty", "exists", "not_exists"):
         condition["value"] = draw(_value_for(op))
@@ -224,3 +232,39 @@ def test_compiled_filter_and_evaluator_agree(collection, rule, people):
     stored = {d["_id"]: d for d in collection.find({})}
     by_python = {oid for oid, doc in stored.items() if matches(rule, doc, NOW)}
     assert by_database == by_python, (rule, [stored[i] for i in by_database ^ by_python])
+
+
+# What presence operators mean for each shape of "nothing" (engine.segments.semantics).
+PRESENCE = {
+    "missing": {"exists": False, "not_exists": True, "is_empty": True, "is_not_empty": False},
+    "null": {"exists": False, "not_exists": True, "is_empty": True, "is_not_empty": False},
+    "blank": {"exists": True, "not_exists": False, "is_empty": True, "is_not_empty": False},
+    "empty list": {"exists": True, "not_exists": False, "is_empty": True, "is_not_empty": False},
+    "value": {"exists": True, "not_exists": False, "is_empty": False, "is_not_empty": True},
+}
+SHAPES = {
+    "missing": {},
+    "null": {"email": None},
+    "blank": {"email": ""},
+    "empty list": {"email": []},
+}
+SHAPES["value"] = {"email": "a@x.io"}
+
+
+@pytest.mark.parametrize("op", ["exists", "not_exists", "is_empty", "is_not_empty"])
+def test_presence_operators_mean_the_same_on_both_sides(collection, op):
+    """`exists` is "has a value": a null email is no email, for a top-level field and a
+    property alike."""
+    collection.delete_many({})
+    docs = {}
+    for shape, fields in SHAPES.items():
+        props = {"nick": fields["email"]} if fields else {}
+        docs[shape] = {"_id": ObjectId(), **fields, "properties": props}
+    collection.insert_many(list(docs.values()))
+    for name in ("email", "nick"):
+        rule = {"property": name, "op": op}
+        by_database = {d["_id"] for d in collection.find(to_filter(rule, NOW), {"_id": 1})}
+        for shape, doc in docs.items():
+            expected = PRESENCE[shape][op]
+            assert (doc["_id"] in by_database) is expected, (name, op, shape)
+            assert matches(rule, doc, NOW) is expected, (name, op, shape)
