@@ -50,7 +50,9 @@ async def test_get_runs_queries_for_a_caller_but_never_mutations(server, service
     response = await server.get("/graphql", params={"query": "{ viewer { kind } }"}, headers=auth)
     assert response.status_code == 200
     assert response.json()["data"] == {"viewer": {"kind": "secret_key"}}
-    mutation = 'mutation { createLocation(input: {name: "S", code: "via-get"}) { location { id } } }'
+    mutation = (
+        'mutation { createLocation(input: {name: "S", code: "via-get"}) { location { id } } }'
+    )
     response = await server.get("/graphql", params={"query": mutation}, headers=auth)
     assert response.status_code == 400
     assert "mutations are not allowed" in response.text.lower()
