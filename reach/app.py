@@ -65,6 +65,7 @@ def create_app(
             max_depth=settings.max_query_depth,
             max_aliases=settings.max_aliases,
             max_tokens=settings.max_tokens,
+            max_cost=settings.max_query_cost,
         ),
         graphql_ide="graphiql",
         # Bearer-token auth only (no cookies), so multipart requests carry no CSRF risk.

@@ -34,8 +34,9 @@ class ReachGraphQL(GraphQL):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             request = Request(scope, receive)
-            wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
-            if not wants_ide:
+            # Exactly strawberry's own test for serving the GraphiQL page (a GET without a
+            # `query`): everything else it would execute, so it authenticates like a POST.
+            if not self.should_render_graphql_ide(self.request_adapter_class(request)):
                 try:
                     principal = await authenticate(
                         parse_authorization(request.headers.get("authorization"))

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000
+    # Fields an operation may resolve, counted through its pages (schema/query_cost.py).
+    max_query_cost: int = 10_000
     max_body_bytes: int = 1_000_000
     page_size_max: int = 100
 

@@ -15,6 +15,7 @@ from strawberry.extensions import (
 from engine.errors import DomainError
 from schema.mutations import Mutation
 from schema.queries import Query
+from schema.query_cost import QueryCostLimiter
 from schema.subscriptions import Subscription
 
 
@@ -31,12 +32,14 @@ def build_schema(
     max_depth: int = 12,
     max_aliases: int = 30,
     max_tokens: int = 2000,
+    max_cost: int = 10_000,
 ) -> strawberry.Schema:
     # Factories, not instances: Strawberry builds fresh extensions per request.
     extensions: list = [
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
         lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: QueryCostLimiter(limit=max_cost),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

@@ -106,13 +106,12 @@ async def services(settings: Settings, stores) -> AsyncIterator[Services]:
     await close_services(opened)
 
 
-@pytest.fixture(scope="session")
-async def base_url(settings: Settings, services: Services) -> AsyncIterator[str]:
-    app = create_app(settings, services=services)
+async def _serve(app, settings: Settings, port: int) -> AsyncIterator[str]:
+    """The app under uvicorn on a loopback port, for the duration of the fixture."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
-        port=settings.port,
+        port=port,
         lifespan="off",
         log_level="warning",
         ws="websockets-sansio",
@@ -125,9 +124,24 @@ async def base_url(settings: Settings, services: Services) -> AsyncIterator[str]
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{settings.port}"
+    yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     await task
+
+
+@pytest.fixture(scope="session")
+async def base_url(settings: Settings, services: Services) -> AsyncIterator[str]:
+    async for url in _serve(create_app(settings, services=services), settings, settings.port):
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def production_base_url(settings: Settings, services: Services) -> AsyncIterator[str]:
+    """The same services behind an app built with REACH_ENV=production (masked errors, no
+    introspection), as `reach serve` builds it there."""
+    production = settings.model_copy(update={"env": "production"})
+    async for url in _serve(create_app(production, services=services), production, free_port()):
+        yield url
 
 
 @pytest.fixture

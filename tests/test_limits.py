@@ -7,6 +7,7 @@ import json
 from schema import build_schema
 from schema.context import GraphQLContext
 from tests.helpers import new_tenant
+from tests.query_plans import RECORDER
 from tests.tracking_helpers import basic
 
 
@@ -115,3 +116,62 @@ async def test_deep_or_non_utf8_json_bodies_get_400_and_the_service_keeps_servin
         response = await api.http.post(path, content=body, headers=headers)
         assert response.status_code == 400, (path, response.text[:200])
     assert (await api.gql(tenant.secret_key, "{ viewer { kind } }"))["viewer"]["kind"]
+
+
+TEN_ALIASES = "{ %s }" % " ".join(
+    f"c{i}: contacts(first: 100) {{ edges {{ node {{ id email"
+    f" events {{ edges {{ node {{ event timestamp }} }} }} }} }} }}"
+    for i in range(10)
+)
+FAN_OUT = """query($n: Int) { ...Segments }
+fragment Segments on Query {
+  segments(first: $n) { edges { node { ... on Segment {
+    members(first: 100) { edges { node { ...Events } } } } } } }
+}
+fragment Events on Contact { events(first: 100) { edges { node { event } } } }"""
+DASHBOARD = """{
+  viewer { kind }
+  contacts(first: 50) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node { id email phone tags createdAt events(first: 3) { edges { node { event } } } } }
+  }
+  segments(first: 20) { edges { node { id name memberCount } } }
+  campaigns(first: 20) { totalCount edges { node { id name status } } }
+}"""
+
+
+async def test_costly_queries_are_refused_before_any_database_work(api, services):
+    tenant = await new_tenant()
+    for query, variables, cost in ((TEN_ALIASES, {}, 85_010), (FAN_OUT, {"n": 100}, 3_030_301)):
+        with RECORDER.recording() as captured:
+            errors = await api.errors(tenant.secret_key, query, variables)
+        assert [e["message"] for e in errors] == [
+            f"Query cost {cost} exceeds the limit 10000; ask for fewer items."
+        ]
+        touched = {c.collection for c in captured if tenant.workspace_id in str(c.filter)}
+        assert touched.isdisjoint({"contacts", "events", "segments"}), touched
+
+
+async def test_query_cost_counts_pages_fragments_and_defaults(services):
+    schema = build_schema(mask_errors=False, introspection=True, max_cost=100)
+    ok = "{ contacts(first: 9) { edges { node { id } } } }"  # 1 + 9 * (1 + 1 + 1) = 28
+    result = await schema.execute(ok, context_value=GraphQLContext(None, None))
+    assert not result.errors or "cost" not in result.errors[0].message
+    # Without `first` a page counts its default size: 1 + 20 * (1 + 1 + 2) = 81, twice.
+    twice = "{ a: contacts { edges { node { id email } } } b: contacts { ...C } }"
+    twice += " fragment C on ContactConnection { edges { node { ... on Contact { id email } } } }"
+    result = await schema.execute(twice, context_value=GraphQLContext(None, None))
+    assert result.errors[0].message == "Query cost 162 exceeds the limit 100; ask for fewer items."
+    # A variable's value counts; the result is refused before execution.
+    query = "query($n: Int) { contacts(first: $n) { edges { node { id } } } }"
+    result = await schema.execute(
+        query, variable_values={"n": 50}, context_value=GraphQLContext(None, None)
+    )
+    assert result.errors[0].message.startswith("Query cost 151 exceeds")
+    assert result.data is None
+
+
+async def test_dashboard_queries_stay_within_the_cost_limit(api, services):
+    tenant = await new_tenant()
+    data = await api.gql(tenant.secret_key, DASHBOARD)
+    assert data["viewer"]["kind"] == "secret_key"
