@@ -13,5 +13,4 @@ EVENT_TYPES = (
     "message.clicked",
     "message.bounced",
     "campaign.status_changed",
-    "journey.run_ended",
 )
