@@ -12,8 +12,11 @@ from beanie import PydanticObjectId
 
 from channels import transport
 from documents.audit import AuditEntry
+from documents.contact import Contact
 from documents.partner_webhook import WebhookDelivery
+from resolvers.events import store
 from resolvers.partners import delivery as dispatcher
+from tests.campaign_helpers import add_segment, call, create, definition
 from tests.helpers import eventually, new_tenant
 from tests.query_plans import RECORDER
 from tests.segments.test_segments import create_segment
@@ -271,3 +274,53 @@ async def test_emitting_costs_one_read_when_no_endpoint_subscribes(api):
         await identify(api, t, "u-quiet", {})
     partner = [c for c in commands if c.collection.startswith("webhook_")]
     assert [c.name for c in partner] == ["find"]
+
+
+LATER = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+async def queued_types(tenant) -> list[str]:
+    rows = await WebhookDelivery.find(
+        {"workspace_id": PydanticObjectId(tenant.workspace_id)}
+    ).to_list()
+    return sorted(r.type for r in rows)
+
+
+async def test_merges_engagement_and_campaign_status_are_emitted(api, provider_server):
+    t = await new_tenant()
+    await subscribe(
+        api,
+        t,
+        provider_server,
+        ["contact.merged", "message.opened", "campaign.status_changed"],
+    )
+    # Two contacts, then one message naming both: a merge.
+    await identify(api, t, "m1", {})
+    batch = [{"type": "identify", "anonymousId": "anon-m2", "traits": {"email": "m2@example.com"}}]
+    response = await api.http.post("/v1/batch", json={"batch": batch}, headers=basic(t.write_key))
+    assert response.status_code == 200, response.text
+    await identify(api, t, "m1", {"email": "m2@example.com"})
+    assert await queued_types(t) == ["contact.merged"]
+    [contact] = await Contact.find({"workspace_id": PydanticObjectId(t.workspace_id)}).to_list()
+    workspace = PydanticObjectId(t.workspace_id)
+    for _ in range(2):  # a provider's retry is the same engagement: one delivery
+        await store.record_engagement(
+            workspace, contact.id, "opened", "email", message_id="opened:m-1"
+        )
+    segment = await add_segment(api, t, "All", {"property": "plan", "op": "eq", "value": "x"})
+    draft = await create(api, t.secret_key, definition([segment], schedule={"sendAt": LATER}))
+    assert (await call(api, t.secret_key, "scheduleCampaign", draft["id"]))["userErrors"] == []
+    assert (await call(api, t.secret_key, "pauseCampaign", draft["id"]))["userErrors"] == []
+    assert await queued_types(t) == [
+        "campaign.status_changed",
+        "campaign.status_changed",
+        "contact.merged",
+        "message.opened",
+    ]
+    statuses = [
+        r.payload["data"]["status"]
+        for r in await WebhookDelivery.find(
+            {"workspace_id": workspace, "type": "campaign.status_changed"}
+        ).to_list()
+    ]
+    assert sorted(statuses) == ["paused", "scheduled"]
