@@ -17,6 +17,7 @@ from documents.journey import Enrollment, Journey, JourneyVersion
 from documents.listener import Listener
 from documents.message import OutboundMessage
 from documents.organization import AgencyLink, Organization
+from documents.partner_webhook import WebhookDelivery, WebhookEndpoint
 from documents.segment import Segment
 from documents.template import Template
 from documents.upgrade import upgrade
@@ -50,6 +51,8 @@ DOCUMENT_MODELS = [
     JourneyVersion,
     Enrollment,
     Campaign,
+    WebhookEndpoint,
+    WebhookDelivery,
 ]
 
 

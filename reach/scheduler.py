@@ -9,7 +9,8 @@ on time and sends whose queue message was lost are picked up again;
 `journey_wakeups` every 5 seconds (journey runs whose wait is over, or whose step message
 was lost) and `journey_date_triggers` hourly (date-property journey triggers);
 `campaign_tick` every 5 seconds (due scheduled/recurring campaign runs, A/B decisions,
-sent campaigns whose last message is out become completed).
+sent campaigns whose last message is out become completed);
+`partner_webhooks_due` every 5 seconds (partner webhook deliveries and their retries).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ SCHEDULE: tuple[tuple[str, float], ...] = (
     ("journey_wakeups", 5.0),
     ("journey_date_triggers", 3600.0),
     ("campaign_tick", 5.0),
+    ("partner_webhooks_due", 5.0),
 )
 
 

@@ -10,6 +10,7 @@ from schema.contacts import ContactMutations
 from schema.contacts_csv import ImportMutations
 from schema.journeys import JourneyMutations
 from schema.messaging import MessagingMutations
+from schema.partners import PartnerMutations
 from schema.segments import SegmentMutations
 
 
@@ -22,5 +23,6 @@ class Mutation(
     MessagingMutations,
     CampaignMutations,
     JourneyMutations,
+    PartnerMutations,
 ):
     pass

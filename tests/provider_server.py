@@ -153,6 +153,8 @@ class ProviderServer:
     fcm_unregistered: set[str] = field(default_factory=set)  # device tokens that are gone
     webhook_secrets: dict[str, str] = field(default_factory=dict)  # receiver -> secret
     status_tokens: dict[str, str] = field(default_factory=dict)  # /status/{name} -> token
+    # /partner/{name} -> whsec_ secrets it accepts (Standard Webhooks receivers)
+    partner_secrets: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._failures: deque[Failure] = deque()
@@ -177,6 +179,7 @@ class ProviderServer:
         self.fcm_unregistered.clear()
         self.webhook_secrets.clear()
         self.status_tokens.clear()
+        self.partner_secrets.clear()
 
     def fail_next(
         self,
@@ -268,6 +271,7 @@ class ProviderServer:
                 Route("/v1/projects/{project}/messages:send", self._fcm, methods=["POST"]),
                 Route("/push/{name}", self._push, methods=["POST"]),
                 Route("/webhook/{name}", self._webhook, methods=["POST"]),
+                Route("/partner/{name}", self._partner, methods=["POST"]),
                 Route("/status/{name}", self._status, methods=["POST"]),
                 Route("/redirect/{name}", self._redirect, methods=["POST", "GET"]),
             ]
@@ -468,6 +472,36 @@ class ProviderServer:
             recorded.signature_ok = hmac.compare_digest(f"sha256={mac.hexdigest()}", provided)
             if not recorded.signature_ok:
                 return self._answer(recorded, JSONResponse({"error": "bad signature"}, 401))
+        return self._answer(recorded, JSONResponse({"ok": True}))
+
+    def partner_url(self, name: str = "default") -> str:
+        return f"{self.url}/partner/{name}"
+
+    async def _partner(self, request: Request) -> Response:
+        """A Standard Webhooks receiver: any v1 signature by one of its secrets will do."""
+        recorded = await self._record(request, "partner")
+        if scripted := self._scripted(recorded):
+            return scripted
+        secrets_ = self.partner_secrets.get(request.path_params["name"], [])
+        signed = (
+            f"{recorded.headers.get('webhook-id', '')}."
+            f"{recorded.headers.get('webhook-timestamp', '')}.".encode()
+            + recorded.body
+        )
+        wanted = {
+            base64.b64encode(
+                hmac.new(base64.b64decode(s.split("_", 1)[1]), signed, hashlib.sha256).digest()
+            ).decode()
+            for s in secrets_
+        }
+        given = {
+            part.split(",", 1)[1]
+            for part in recorded.headers.get("webhook-signature", "").split()
+            if part.startswith("v1,")
+        }
+        recorded.signature_ok = bool(wanted & given)
+        if not recorded.signature_ok:
+            return self._answer(recorded, JSONResponse({"error": "bad signature"}, 401))
         return self._answer(recorded, JSONResponse({"ok": True}))
 
     async def _status(self, request: Request) -> Response:

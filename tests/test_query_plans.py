@@ -28,6 +28,7 @@ from resolvers.journeys import analytics as journey_analytics
 from resolvers.journeys import define, lifecycle, wakeups
 from resolvers.journeys import enroll as journey_enroll
 from resolvers.messaging import dispatch, queue
+from resolvers.partners import delivery as partner_delivery
 from resolvers.segments import recompute
 from tests.campaign_helpers import add_segment, create, definition, until_status
 from tests.helpers import eventually, new_tenant
@@ -363,6 +364,26 @@ async def test_reads_contacts_activity_message_log_and_cursors(api, seeded):
         ):
             data = await api.gql(tenant.secret_key, text, {"id": contact_id})
             assert data, text
+    _check(captured)
+
+
+async def test_partner_webhook_emit_dispatch_and_delivery_log(api, provider_server):
+    tenant = await new_tenant()
+    created = await api.gql(
+        tenant.secret_key,
+        """mutation($url: String!) { createWebhookEndpoint(url: $url,
+             eventTypes: ["contact.created"]) { endpoint { id } } }""",
+        {"url": provider_server.partner_url()},
+    )
+    endpoint_id = created["createWebhookEndpoint"]["endpoint"]["id"]
+    log = """query($id: ID!, $status: String) { webhookDeliveries(endpointId: $id,
+        status: $status, first: 5) { edges { node { id } } } }"""
+    with RECORDER.recording() as captured:
+        await _batch(api, tenant, [_identify(n, "hooks") for n in range(3)])
+        await partner_delivery.dispatch_due(datetime.now(UTC) + timedelta(minutes=5))
+        await api.gql(tenant.secret_key, log, {"id": endpoint_id})
+        await api.gql(tenant.secret_key, log, {"id": endpoint_id, "status": "succeeded"})
+    assert any(c.collection == "webhook_deliveries" and c.name == "find" for c in captured)
     _check(captured)
 
 

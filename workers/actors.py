@@ -10,6 +10,7 @@ from resolvers.contacts import csv_import
 from resolvers.journeys import step, wakeups
 from resolvers.messaging import deliver, engagement
 from resolvers.messaging import dispatch as send_dispatch
+from resolvers.partners import delivery as partner_delivery
 from resolvers.reactions import dispatch as reaction_dispatch
 from resolvers.segments import recompute
 from workers.loop import run
@@ -155,3 +156,9 @@ def campaign_tick() -> None:
 def campaign_paid_audience(workspace_id: str, campaign_id: str, run_number: int) -> None:
     """Hybrid campaigns: export a run's audience to a file or a partner webhook."""
     run(paid_audience.export(workspace_id, campaign_id, run_number), timeout=890)
+
+
+@actor(queue_name="system", max_retries=0, time_limit=120_000)
+def partner_webhooks_due() -> None:
+    """Due partner webhook deliveries; retries are rows' next_attempt_at, not job retries."""
+    run(partner_delivery.dispatch_due(), timeout=110)

@@ -22,6 +22,7 @@ from engine.segments.evaluate import where_matches
 from engine.stats import display_names, stats_name, stats_update
 from engine.traits import FieldDef, normalize_properties
 from resolvers.events.batch import IngestResult, Parsed, Problem, RaceLost
+from resolvers.partners import outbox
 
 DUPLICATE_KEY = 11000
 
@@ -84,7 +85,20 @@ async def insert_new_contacts(
         if any(e["code"] == DUPLICATE_KEY for e in error.details["writeErrors"]):
             raise RaceLost from error
         raise
+    await outbox.emit_many(
+        workspace_id,
+        [("contact.created", _partner_view(doc)) for doc in documents],
+    )
     return {ref.key: str(doc["_id"]) for ref, doc in zip(refs, documents, strict=True)}
+
+
+def _partner_view(contact: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "contact_id": str(contact["_id"]),
+        "user_id": contact["user_id"],
+        "email": contact["email"],
+        "phone": contact["phone"],
+    }
 
 
 async def update_contacts(

@@ -14,6 +14,7 @@ from documents.contact import Contact, ContactAlias
 from documents.event import Event
 from engine.identity import merge_documents
 from resolvers.core import runtime
+from resolvers.partners import outbox
 
 log = logging.getLogger("reach.identity")
 
@@ -42,7 +43,10 @@ async def merge_contacts(
     events = Event.get_pymongo_collection()
     aliases = ContactAlias.get_pymongo_collection()
 
+    merged_now: list[bool] = []  # set by the transaction that really merged
+
     async def work(session) -> None:
+        merged_now.clear()
         survivor = await contacts.find_one(
             {"_id": survivor_id, "workspace_id": workspace_id}, session=session
         )
@@ -51,6 +55,7 @@ async def merge_contacts(
         )
         if survivor is None or loser is None:
             return  # merged already (a retried batch)
+        merged_now.append(True)
         merged = merge_documents(survivor, loser)
         merged["updated_at"] = datetime.now(UTC)
         # Alias first, so the loser's id resolves whatever happens next.
@@ -80,6 +85,12 @@ async def merge_contacts(
         )
 
     await in_transaction(work)
+    if merged_now:
+        await outbox.emit(
+            workspace_id,
+            "contact.merged",
+            {"contact_id": str(survivor_id), "merged_contact_id": str(loser_id)},
+        )
 
 
 async def resolve_contact_id(

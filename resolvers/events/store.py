@@ -20,6 +20,8 @@ from resolvers.events.contact_writes import (
     DUPLICATE_KEY,
     update_contacts,
 )
+from resolvers.partners import outbox
+from resolvers.partners.event_types import EVENT_TYPES
 from resolvers.reactions import dispatch
 from resolvers.segments import membership
 
@@ -93,6 +95,9 @@ async def record_engagement(
         refs.add(("consent", channel))
     await membership.reevaluate(workspace_id, {str(contact_id): refs})
     await dispatch.events_stored(workspace_id, inserted.values())
+    if f"message.{kind}" in EVENT_TYPES:  # delivered, opened, clicked, bounced (once each)
+        data = {"contact_id": str(contact_id), "channel": channel, **(properties or {})}
+        await outbox.emit(workspace_id, f"message.{kind}", data)
     return True
 
 

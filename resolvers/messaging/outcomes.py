@@ -28,6 +28,8 @@ from resolvers.core import jobs, live, runtime
 from resolvers.events import store
 from resolvers.events.batch import IngestResult, Parsed
 from resolvers.events.contact_writes import update_contacts
+from resolvers.partners import outbox
+from resolvers.partners.event_types import EVENT_TYPES
 from resolvers.reactions import dispatch as reaction_dispatch
 from resolvers.segments import membership
 
@@ -149,6 +151,24 @@ async def record_engagements(
             changed[str(row.contact_id)].add(("field", field))
     await membership.reevaluate(workspace_id, changed)
     await reaction_dispatch.events_stored(workspace_id, inserted.values())
+    await outbox.emit_many(
+        workspace_id,
+        [
+            (f"message.{kind}", _partner_view(row, kind, at))
+            for row, kind, at in (entries[p] for p in inserted)
+            if f"message.{kind}" in EVENT_TYPES
+        ],
+    )
+
+
+def _partner_view(row: OutboundMessage, kind: str, at: datetime) -> dict[str, Any]:
+    return {
+        "message_id": str(row.id),
+        "contact_id": str(row.contact_id),
+        "channel": row.channel,
+        "at": at.isoformat(),
+        **engagement_properties(row),
+    }
 
 
 async def _contact_activity(

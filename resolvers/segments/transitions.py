@@ -22,6 +22,7 @@ from documents.segment import Segment
 from engine.messages import parse_message
 from engine.stats import stats_update
 from resolvers.core import live, runtime
+from resolvers.partners import outbox
 from resolvers.reactions import dispatch
 
 ENTERED = "segment_entered"
@@ -261,6 +262,16 @@ async def _record(workspace_id: PydanticObjectId, moves: list[Move], now: dateti
     memberships), handed on to the reactions."""
     pairs = [(ENTERED, c, m.segment) for m in moves for c in m.entered]
     pairs += [(EXITED, c, m.segment) for m in moves for c in m.exited]
+    await outbox.emit_many(
+        workspace_id,
+        [
+            (
+                "segment.entered" if name == ENTERED else "segment.exited",
+                {"contact_id": str(c), "segment_id": str(segment.id), "segment": segment.name},
+            )
+            for name, c, segment in pairs
+        ],
+    )
     for start in range(0, len(pairs), CHUNK):
         documents = [
             _event_document(workspace_id, c, name, segment, now)
