@@ -24,6 +24,9 @@ MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_MESSAGES = 2500
 MAX_NAME_LENGTH = 200
+# Segment fields Reach reads nothing from and never stores: their keys may be anything the
+# spec allows, such as integrations' "Segment.io", which the stored fields' rules refuse.
+UNSTORED = ("integrations", "_metadata", "writeKey")
 # Client clocks drift; anything further ahead than this is clamped to receipt time.
 MAX_FUTURE = timedelta(minutes=5)
 
@@ -110,7 +113,7 @@ def parse_message(
     """
     if not isinstance(raw, dict):
         raise InvalidInput("A message must be a JSON object.")
-    check_value(raw)
+    check_value({k: v for k, v in raw.items() if k not in UNSTORED})
     if message_size(raw) > MAX_MESSAGE_BYTES:
         raise InvalidInput(f"Message is larger than {MAX_MESSAGE_BYTES // 1024} KB.")
     kind = raw.get("type", default_type)
