@@ -8,7 +8,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from engine.segment_language.quantities import find_money, holds_money
+from engine.segment_language.quantities import SCALES, find_money, holds_money
 from engine.segment_language.results import NotUnderstood, _Outcome
 from engine.segment_language.text import MAX_VALUE, _Clause, _value_text
 from engine.segment_language.vocabulary import Field, Vocabulary, name_tokens, stem
@@ -106,18 +106,7 @@ def _parse_number(text: str) -> float | int | None:
     if not match:
         return None
     number = float(match.group("n").replace(",", ""))
-    scale = {
-        "k": 1e3,
-        "thousand": 1e3,
-        "m": 1e6,
-        "mn": 1e6,
-        "million": 1e6,
-        "lakh": 1e5,
-        "lakhs": 1e5,
-        "crore": 1e7,
-        "crores": 1e7,
-    }
-    number *= scale.get(match.group("m") or "", 1)
+    number *= SCALES.get(match.group("m") or "", 1)
     if not math.isfinite(number) or abs(number) > 1e15:
         return None
     return int(number) if number.is_integer() else number

@@ -20,7 +20,7 @@ CURRENCY_AFTER = (
     r"pounds?(?:\s+sterling)?|yen|dirhams?"
 )
 SCALE = r"k|mn|m|thousand|million|lakhs?|lacs?|crores?|cr"
-_SCALES = {
+SCALES = {  # multipliers of the scale words, shared with properties._parse_number
     "k": 1e3,
     "thousand": 1e3,
     "m": 1e6,
@@ -84,7 +84,7 @@ def amount(text: str) -> int | float | None:
     )
     if not match:
         return None
-    number = float(match.group("n").replace(",", "")) * _SCALES.get(match.group("scale") or "", 1)
+    number = float(match.group("n").replace(",", "")) * SCALES.get(match.group("scale") or "", 1)
     if not math.isfinite(number) or abs(number) > 1e15:
         return None
     return int(number) if number.is_integer() else number

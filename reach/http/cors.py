@@ -24,6 +24,19 @@ def parse_origins(value: str) -> list[str]:
     return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
 
 
+def _policy(app: ASGIApp, origins: list[str], headers: list[str]) -> CORSMiddleware | None:
+    """Starlette's CORS for these origins; None (no CORS headers at all) for none."""
+    if not origins:
+        return None
+    return CORSMiddleware(
+        app,
+        allow_origins=origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=headers,
+        max_age=600,
+    )
+
+
 class CorsMiddleware:
     def __init__(
         self,
@@ -39,28 +52,8 @@ class CorsMiddleware:
         self.tracking_paths = frozenset(tracking_paths)
         self.tracking_prefixes = tuple(tracking_prefixes)
         self.api_paths = frozenset(api_paths)
-        self.tracking = (
-            CORSMiddleware(
-                app,
-                allow_origins=tracking_origins,
-                allow_methods=["GET", "POST"],
-                allow_headers=TRACKING_HEADERS,
-                max_age=600,
-            )
-            if tracking_origins
-            else None
-        )
-        self.api = (
-            CORSMiddleware(
-                app,
-                allow_origins=api_origins,
-                allow_methods=["GET", "POST"],
-                allow_headers=API_HEADERS,
-                max_age=600,
-            )
-            if api_origins
-            else None
-        )
+        self.tracking = _policy(app, tracking_origins, TRACKING_HEADERS)
+        self.api = _policy(app, api_origins, API_HEADERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
