@@ -89,16 +89,29 @@ async def _backfill_keys(contacts) -> int:
     """One pass in _id order (a one-off scan, run once per database)."""
     projection = {"user_id": 1, "email": 1, "phone": 1, "anonymous_ids": 1}
     projection.update({f"properties.{p}": 1 for p in contact_search.PROPERTIES})
+
+    async def updates():
+        async for doc in contacts.find({}, projection).sort("_id", 1):
+            keys = {
+                "identity_keys": identity_keys(doc),
+                "search_keys": contact_search.search_keys(doc),
+            }
+            yield UpdateOne({"_id": doc["_id"]}, {"$set": keys})
+
+    return await _write_in_batches(contacts, updates())
+
+
+async def _write_in_batches(collection, updates) -> int:
+    """Bulk-write an async stream of updates BATCH at a time; the documents modified."""
     written = 0
     batch: list[UpdateOne] = []
-    async for doc in contacts.find({}, projection).sort("_id", 1):
-        keys = {"identity_keys": identity_keys(doc), "search_keys": contact_search.search_keys(doc)}
-        batch.append(UpdateOne({"_id": doc["_id"]}, {"$set": keys}))
+    async for update in updates:
+        batch.append(update)
         if len(batch) >= BATCH:
-            written += (await contacts.bulk_write(batch, ordered=False)).modified_count
+            written += (await collection.bulk_write(batch, ordered=False)).modified_count
             batch = []
     if batch:
-        written += (await contacts.bulk_write(batch, ordered=False)).modified_count
+        written += (await collection.bulk_write(batch, ordered=False)).modified_count
     return written
 
 
@@ -145,20 +158,16 @@ async def _key_event_names(database: AsyncDatabase, collections: set[str]) -> No
 
 async def _rekey_stats(contacts) -> int:
     """One pass in _id order over contacts with aggregates (a one-off scan)."""
-    written = 0
-    batch: list[UpdateOne] = []
     cursor = contacts.find({"event_stats": {"$gt": {}}}, {"event_stats": 1}).sort("_id", 1)
-    async for doc in cursor:
-        stats = doc.get("event_stats") or {}
-        keyed = rekey_stats(stats)
-        if keyed != stats:
-            batch.append(UpdateOne({"_id": doc["_id"]}, {"$set": {"event_stats": keyed}}))
-        if len(batch) >= BATCH:
-            written += (await contacts.bulk_write(batch, ordered=False)).modified_count
-            batch = []
-    if batch:
-        written += (await contacts.bulk_write(batch, ordered=False)).modified_count
-    return written
+
+    async def updates():
+        async for doc in cursor:
+            stats = doc.get("event_stats") or {}
+            keyed = rekey_stats(stats)
+            if keyed != stats:
+                yield UpdateOne({"_id": doc["_id"]}, {"$set": {"event_stats": keyed}})
+
+    return await _write_in_batches(contacts, updates())
 
 
 async def _rekey_listeners(listeners) -> None:
