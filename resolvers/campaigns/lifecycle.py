@@ -22,7 +22,6 @@ from resolvers.campaigns.define import reload_campaign, require_campaign
 from resolvers.core import audit, live
 from resolvers.core.context import RequestContext
 from resolvers.messaging import queue
-from resolvers.partners import outbox
 
 # "sent": the fan-out has queued everything, deliveries may still go on for hours.
 PAUSABLE = ("scheduled", "sending", "sent")
@@ -57,8 +56,7 @@ async def _transition(
         )
     await audit.record(ctx.principal, f"campaign.{action}", "campaign", campaign.id, details or {})
     if "status" in sets:
-        data = {"campaign_id": str(campaign.id), "status": sets["status"], "action": action}
-        await outbox.emit(ctx.workspace_id, "campaign.status_changed", data)
+        await runs.status_changed(ctx.workspace_id, campaign.id, sets["status"], action)
     await live.publish(ctx.workspace_id, progress.progress_topic(campaign.id), {"action": action})
     return await reload_campaign(campaign)
 

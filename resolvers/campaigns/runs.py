@@ -31,6 +31,7 @@ from resolvers.campaigns import audience, send_times
 from resolvers.campaigns.progress import progress_topic
 from resolvers.core import audit, jobs, live
 from resolvers.core.context import Principal
+from resolvers.partners import outbox
 
 log = logging.getLogger("reach.campaigns")
 
@@ -61,6 +62,14 @@ async def record(campaign: Campaign, action: str, details: dict[str, Any]) -> No
     principal = await system_principal(campaign.workspace_id)
     await audit.record(principal, action, "campaign", campaign.id, details)
     await live.publish(campaign.workspace_id, progress_topic(campaign.id), {"action": action})
+
+
+async def status_changed(
+    workspace_id: PydanticObjectId, campaign_id: PydanticObjectId, status: str, action: str
+) -> None:
+    """campaign.status_changed for partners, whoever moved the status (a user or a run)."""
+    data = {"campaign_id": str(campaign_id), "status": status, "action": action}
+    await outbox.emit(workspace_id, "campaign.status_changed", data)
 
 
 async def load_campaign(workspace_id: str | PydanticObjectId, campaign_id: str) -> Campaign | None:
@@ -132,6 +141,7 @@ async def start_run(campaign: Campaign, now: datetime | None = None) -> bool:
         return False
     campaign = started
     await record(campaign, "campaign.run_started", {"run": run, "phase": state["phase"]})
+    await status_changed(campaign.workspace_id, campaign.id, "sending", "run_started")
     if campaign.kind == "triggered":
         return True  # active: each trigger event queues its own message
     if campaign.paid_audience:
@@ -211,6 +221,7 @@ async def finish_run(campaign: Campaign, run: int, reason: str = "queued") -> No
     )
     if moved.modified_count:
         await record(campaign, "campaign.sent", {"run": run, "status": status, "why": reason})
+        await status_changed(campaign.workspace_id, campaign.id, status, "run_finished")
         await complete_if_done(campaign.workspace_id, campaign.id)
 
 
@@ -235,6 +246,7 @@ async def complete_if_done(workspace_id: PydanticObjectId, campaign_id: Pydantic
     completed = await load_campaign(workspace_id, str(campaign_id))
     if completed is not None:
         await record(completed, "campaign.completed", {})
+        await status_changed(workspace_id, campaign_id, "completed", "completed")
     return True
 
 

@@ -17,6 +17,7 @@ from engine.event_names import name_key, same_event
 from engine.journeys import step as stepping
 from engine.journeys.step import trigger_event_name
 from resolvers.core.context import parse_id
+from resolvers.journeys import run_events
 from resolvers.journeys.enroll import enroll
 from resolvers.journeys.step import (
     advance,
@@ -161,12 +162,15 @@ async def end_contact_runs(
         )
         .to_list(None)
     )
-    ended = 0
+    ended = []
     for run in runs:
         entry = {"node": run["node_id"], "at": now, "outcome": outcome}
-        if await transition_run(run, ended_fields(outcome, now), entry):
-            ended += 1
-    return ended
+        sets = ended_fields(outcome, now)
+        if await transition_run(run, sets, entry):
+            ended.append((run, sets))
+    if ended:
+        await run_events.emit_ended(workspace_id, ended)
+    return len(ended)
 
 
 async def _goal(

@@ -43,7 +43,7 @@ from engine.journeys import step as stepping
 from engine.journeys.conditions import Facts, leaves
 from engine.journeys.model import Graph
 from resolvers.core.context import parse_id
-from resolvers.journeys import handoff
+from resolvers.journeys import handoff, run_events
 from resolvers.journeys.versions import version_graph, workspace_timezone
 from resolvers.messaging import queue
 
@@ -51,6 +51,7 @@ from resolvers.messaging import queue
 # lease while the broker still holds that message (journeys.handoff), so the lease bounds
 # how late a lost message is noticed, not how long a queue may be.
 LEASE = timedelta(minutes=3)
+ARCHIVE_PAGE = 1000  # runs ended (and told to partners) per write when a journey is archived
 
 
 HISTORY = paths.HISTORY  # steps kept on a run
@@ -293,6 +294,7 @@ async def _write(
         ordered=False,
     )
     if result.matched_count == len(writes):
+        await _ended(workspace_id, [(r, u) for r, u, _ in writes])
         return sum(t for _, _, t in writes)
     if len(writes) == 1:
         return 0
@@ -306,7 +308,17 @@ async def _write(
             {"step": 1},
         ).to_list(None)
     }
-    return sum(t for r, _, t in writes if t and steps.get(r["_id"]) == r["step"] + t)
+    applied = [(r, u, t) for r, u, t in writes if t and steps.get(r["_id"]) == r["step"] + t]
+    await _ended(workspace_id, [(r, u) for r, u, _ in applied])
+    return sum(t for _, _, t in applied)
+
+
+async def _ended(
+    workspace_id: PydanticObjectId, applied: list[tuple[dict[str, Any], dict[str, Any]]]
+) -> None:
+    ended = [(run, update["$set"]) for run, update in applied if run_events.ends(update)]
+    if ended:
+        await run_events.emit_ended(workspace_id, ended)
 
 
 async def _run_facts(workspace_id: PydanticObjectId, walks: list[_Walk]) -> None:
@@ -468,8 +480,30 @@ async def release(
 async def end_all(
     workspace_id: PydanticObjectId, journey_id: PydanticObjectId, outcome: str
 ) -> int:
-    result = await Enrollment.get_pymongo_collection().update_many(
-        {"workspace_id": workspace_id, "journey_id": journey_id, "status": {"$in": list(LIVE)}},
-        {"$set": ended_fields(outcome, datetime.now(UTC)), "$inc": {"step": 1}},
-    )
-    return result.modified_count
+    """End every live run of a journey (archive). The runs are read first so that each
+    one's end is told to partners; the ones that ended otherwise meanwhile are not."""
+    collection = Enrollment.get_pymongo_collection()
+    scope = {"workspace_id": workspace_id, "journey_id": journey_id}
+    sets = ended_fields(outcome, datetime.now(UTC))
+    ended = 0
+    while runs := await collection.find({**scope, "status": {"$in": list(LIVE)}}).to_list(
+        ARCHIVE_PAGE
+    ):
+        ids = [r["_id"] for r in runs]
+        result = await collection.update_many(
+            {**scope, "_id": {"$in": ids}, "status": {"$in": list(LIVE)}},
+            {"$set": sets, "$inc": {"step": 1}},
+        )
+        ended += result.modified_count
+        if result.modified_count != len(runs):  # some ended otherwise meanwhile
+            mine = {
+                r["_id"]
+                for r in await collection.find(
+                    {**scope, "_id": {"$in": ids}, "ended_at": sets["ended_at"]},
+                    {"outcome": 1},
+                ).to_list(None)
+                if r.get("outcome") == outcome
+            }
+            runs = [r for r in runs if r["_id"] in mine]
+        await run_events.emit_ended(workspace_id, [(r, sets) for r in runs])
+    return ended

@@ -13,4 +13,5 @@ EVENT_TYPES = (
     "message.clicked",
     "message.bounced",
     "campaign.status_changed",
+    "journey.run_ended",
 )
