@@ -68,7 +68,9 @@ def in_test_group(contact_id: str, salt: str, fraction: float) -> bool:
 # recipients have all succeeded), so by Ville's inequality it ever reaches 1/alpha with
 # probability at most alpha, at whatever moments it is looked at:
 # min(1, 1/ratio) is an always-valid p-value. Conditioning on the recipients, not on a
-# rate, keeps it exact for recipients who differ among themselves.
+# rate, keeps it exact for recipients who differ among themselves. Messages still being
+# sent while the run waits (held by quiet hours, say) grow the trials between looks; the
+# test then takes the current trials and is close to, not exactly, this bound.
 
 METHOD = "always_valid_mixture"
 # Beta(c*p0, c*(1-p0)): the share of j among the successes expected within about
