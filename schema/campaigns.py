@@ -137,6 +137,74 @@ class CampaignCount:
     count: int
 
 
+@strawberry.type(description="One variant's numbers when the A/B decision was taken.")
+class CampaignDecisionVariant:
+    key: str = strawberry.field(description="The variant's key.")
+    successes: int = strawberry.field(
+        description="Messages of the test phase with the metric (opened, clicked, converted)."
+    )
+    trials: int = strawberry.field(description="Messages of the test phase handed to a provider.")
+    rate: float | None = strawberry.field(description="successes / trials; null without trials.")
+
+
+@strawberry.type(description="How a run's A/B test phase chose its winner, or chose none.")
+class CampaignDecision:
+    method: str = strawberry.field(
+        description="always_valid_mixture: a sequential test that stays under alpha however "
+        "often it is asked (asked every scheduler tick); chi_squared: decisions taken before "
+        "it, by a fixed-sample test asked as often."
+    )
+    reason: str = strawberry.field(
+        description="significant (the winner's p-value reached alpha), timeout_best (the "
+        "window ended without one; the best rate so far was sent), timeout_stop (the window "
+        "ended without one; nothing more was sent) or no_data (no variant had trials)."
+    )
+    winner: str | None = strawberry.field(
+        description="The key of the variant sent to the rest; null when none was."
+    )
+    p_value: float | None = strawberry.field(
+        description="The always-valid p-value that the best variant beats every other, "
+        "adjusted for the number of variants (chi_squared: the fixed-sample p-value); null "
+        "with fewer than two variants with trials."
+    )
+    alpha: float = strawberry.field(
+        description="The significance level: significant means pValue <= alpha."
+    )
+    decided_at: datetime | None = strawberry.field(
+        description="When the decision was taken; null for decisions stored before it was kept."
+    )
+    variants: list[CampaignDecisionVariant] = strawberry.field(
+        description="The numbers the decision was taken on, one per variant."
+    )
+
+    @staticmethod
+    def of(value: dict[str, Any]) -> CampaignDecision:
+        variants = []
+        for key, numbers in (value.get("variants") or {}).items():
+            successes, trials = int(numbers.get("successes", 0)), int(numbers.get("trials", 0))
+            rate = successes / trials if trials else None
+            variants.append(
+                CampaignDecisionVariant(key=key, successes=successes, trials=trials, rate=rate)
+            )
+        return CampaignDecision(
+            # Stored before the sequential test: chi-squared, always at 0.05.
+            method=value.get("method", "chi_squared"),
+            reason=value.get("reason", ""),
+            winner=value.get("winner"),
+            p_value=value.get("p_value"),
+            alpha=float(value.get("alpha", 0.05)),
+            decided_at=value.get("decided_at"),
+            variants=variants,
+        )
+
+
+def _decision_json(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The stored record as it was exposed before `decision` was typed (no datetimes)."""
+    if value is None:
+        return None
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in value.items()}
+
+
 @strawberry.type
 class CampaignRun:
     run: int
@@ -145,7 +213,13 @@ class CampaignRun:
     finished_at: datetime | None
     targeted: int
     winner: str | None
-    decision: JSON | None
+    decision: CampaignDecision | None = strawberry.field(
+        description="How the A/B test phase chose its winner; null until it did."
+    )
+    decision_details: JSON | None = strawberry.field(
+        description="The stored decision record as JSON.",
+        deprecation_reason="Use `decision`, which is typed.",
+    )
     paid_audience_exported: int | None
     branches: list[str]
 
@@ -211,7 +285,8 @@ def _run(number: str, state: dict[str, Any]) -> CampaignRun:
         finished_at=state.get("finished_at"),
         targeted=int(state.get("targeted") or 0),
         winner=state.get("winner"),
-        decision=state.get("decision"),
+        decision=CampaignDecision.of(state["decision"]) if state.get("decision") else None,
+        decision_details=_decision_json(state.get("decision")),
         paid_audience_exported=paid.get("exported"),
         branches=sorted(state.get("branches") or {}),
     )

@@ -42,7 +42,10 @@ def _winner_phase(campaign: Campaign, run: int, winner: str) -> dict[str, Any]:
 
 async def decide(workspace_id: str, campaign_id: str, run: int) -> None:
     """Compare the variants of a run's test phase; with a winner (significant, or the best
-    when the window closed), send it to the rest of the audience; `stop` ends the run."""
+    when the window closed), send it to the rest of the audience; `stop` ends the run.
+
+    Asked every scheduler tick: ab.decide's sequential test keeps its error rate however
+    often, and it reads only the current counts, so nothing is stored between looks."""
     campaign = await load_campaign(workspace_id, campaign_id)
     if campaign is None or campaign.status != "sending" or campaign.run != run:
         return
@@ -63,17 +66,21 @@ async def decide(workspace_id: str, campaign_id: str, run: int) -> None:
         return
     details = {
         "run": run,
+        "method": decision.method,
         "winner": keys[decision.winner] if decision.winner is not None else None,
         "p_value": decision.p_value,
+        "alpha": decision.alpha,
         "reason": decision.reason,
         "variants": {
             k: {"successes": s, "trials": t} for k, (s, t) in zip(keys, pairs, strict=True)
         },
     }
+    # The audit entry has its own time; a datetime would not survive its JSON details.
+    stored = {**details, "decided_at": now}
     if decision.winner is None:
         await campaigns_collection().update_one(
             {"_id": campaign.id, "workspace_id": campaign.workspace_id},
-            {"$set": {f"runs.{run_key(run)}.decision": details}},
+            {"$set": {f"runs.{run_key(run)}.decision": stored}},
         )
         await record(campaign, "campaign.test_stopped", details)
         await finish_run(campaign, run, reason="ab_test_stopped")
@@ -88,7 +95,7 @@ async def decide(workspace_id: str, campaign_id: str, run: int) -> None:
         {
             "$set": {
                 **_winner_phase(campaign, run, winner),
-                f"runs.{run_key(run)}.decision": details,
+                f"runs.{run_key(run)}.decision": stored,
             }
         },
     )

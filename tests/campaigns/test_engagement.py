@@ -78,9 +78,17 @@ async def _all_sent(tenant, campaign_id: str) -> list[OutboundMessage]:
     return found if found and all(r.status == "sent" for r in found) else []
 
 
+DECISION = (
+    "query($id: ID!) { campaign(id: $id) { runs { winner decision { method reason winner "
+    "pValue alpha decidedAt variants { key successes trials rate } } decisionDetails } } }"
+)
+
+
 async def test_ab_test_sends_the_winner_to_the_rest(api, services):
     t = await new_tenant()
-    ids = [await add_contact(api, t, email=f"ab{i}@example.com", tags=["all"]) for i in range(40)]
+    # 80 contacts: ~40 in the test, so "every B opened, no A" convinces the sequential test
+    # however the hash splits them (with 40 contacts ~4.5% of splits would not).
+    ids = [await add_contact(api, t, email=f"ab{i}@example.com", tags=["all"]) for i in range(80)]
     everyone = await add_segment(api, t, "All", {"tag": "all"})
     campaign = await create(api, t.secret_key, {**_ab(0.5, "BEST"), "segmentIds": [everyone]})
     cid, ws = campaign["id"], t.workspace_id
@@ -93,7 +101,7 @@ async def test_ab_test_sends_the_winner_to_the_rest(api, services):
     doc = await eventually(waiting)
     assert doc.status == "sending" and doc.decide_at is not None
     test_rows = await eventually(lambda: _all_sent(t, cid))
-    assert 5 <= len(test_rows) <= 35  # the test phase reached a fraction, not everyone
+    assert 20 <= len(test_rows) <= 60  # the test phase reached a fraction, not everyone
     variants = {r.variant for r in test_rows}
     assert variants == {"A", "B"}
 
@@ -110,7 +118,23 @@ async def test_ab_test_sends_the_winner_to_the_rest(api, services):
     doc = await stored(t, cid)
     assert doc.runs["run1"]["winner"] == "B"
     assert doc.runs["run1"]["decision"]["reason"] == "significant"
-    assert doc.runs["run1"]["decision"]["p_value"] < 0.05
+    assert doc.runs["run1"]["decision"]["p_value"] <= 0.05
+    data = await api.gql(t.secret_key, DECISION, {"id": cid})
+    (run,) = data["campaign"]["runs"]
+    decision = run["decision"]
+    assert run["winner"] == decision["winner"] == "B"
+    assert (decision["method"], decision["reason"], decision["alpha"]) == (
+        "always_valid_mixture",
+        "significant",
+        0.05,
+    )
+    assert 0 < decision["pValue"] <= 0.05 and decision["decidedAt"]
+    shown = {v["key"]: v for v in decision["variants"]}
+    b_rows = len([r for r in test_rows if r.variant == "B"])
+    assert shown["B"] == {"key": "B", "successes": b_rows, "trials": b_rows, "rate": 1.0}
+    assert (shown["A"]["successes"], shown["A"]["rate"]) == (0, 0.0)
+    assert shown["A"]["trials"] == len(test_rows) - b_rows
+    assert run["decisionDetails"]["p_value"] == decision["pValue"]  # deprecated, still there
     await until_status(t, cid, "completed")
     final = await rows(t, cid)
     assert sorted(str(r.contact_id) for r in final) == sorted(ids)
@@ -122,7 +146,7 @@ async def test_ab_test_sends_the_winner_to_the_rest(api, services):
     by_variant = {v["key"]: v["numbers"] for v in data["campaign"]["analytics"]["variants"]}
     assert by_variant["B"]["opened"] == len([r for r in test_rows if r.variant == "B"])
     assert by_variant["A"]["opened"] == 0
-    assert by_variant["A"]["sent"] + by_variant["B"]["sent"] == 40
+    assert by_variant["A"]["sent"] + by_variant["B"]["sent"] == 80
 
 
 async def test_ab_test_that_times_out_can_stop(api, services):
@@ -148,6 +172,36 @@ async def test_ab_test_that_times_out_can_stop(api, services):
     assert doc.runs["run1"]["decision"]["reason"] == "timeout_stop"
     assert len(await rows(t, cid)) == tested  # the rest got nothing
     assert "campaign.test_stopped" in [e.action for e in await _actions(t)]
+    decision = (await api.gql(t.secret_key, DECISION, {"id": cid}))["campaign"]["runs"][0][
+        "decision"
+    ]
+    assert (decision["method"], decision["reason"], decision["winner"]) == (
+        "always_valid_mixture",
+        "timeout_stop",
+        None,
+    )
+
+    # A decision stored by the chi-squared test before: no method, alpha or time.
+    legacy = {"run": 1, "winner": "A", "p_value": 0.01, "reason": "significant"}
+    legacy["variants"] = {"A": {"successes": 3, "trials": 4}, "B": {"successes": 0, "trials": 0}}
+    await Campaign.get_pymongo_collection().update_one(
+        {"_id": PydanticObjectId(cid)}, {"$set": {"runs.run1.decision": legacy}}
+    )
+    decision = (await api.gql(t.secret_key, DECISION, {"id": cid}))["campaign"]["runs"][0][
+        "decision"
+    ]
+    assert decision == {
+        "method": "chi_squared",
+        "reason": "significant",
+        "winner": "A",
+        "pValue": 0.01,
+        "alpha": 0.05,
+        "decidedAt": None,
+        "variants": [
+            {"key": "A", "successes": 3, "trials": 4, "rate": 0.75},
+            {"key": "B", "successes": 0, "trials": 0, "rate": None},
+        ],
+    }
 
 
 async def test_send_time_optimisation_uses_the_learned_hour(api, services):
