@@ -14,8 +14,8 @@ from documents.journey import Journey
 from documents.message import OutboundMessage
 from tests.analytics.helpers import REPORT, identify, seed, track
 from tests.campaign_helpers import ANALYTICS, add_segment, create, definition
-from tests.tracking_helpers import contacts_of
 from tests.helpers import new_tenant
+from tests.tracking_helpers import contacts_of
 
 
 def _row(workspace_id, contact_id, source, source_id, channel, n, **stamps) -> dict:
