@@ -34,15 +34,37 @@ def parse_zone(name: object, field: str = "timeZone") -> ZoneInfo:
     return tz
 
 
+def _offset(moment: datetime, tz: ZoneInfo) -> timedelta:
+    return as_utc(moment).astimezone(tz).utcoffset() or timedelta(0)
+
+
+def _change(low: datetime, high: datetime, tz: ZoneInfo) -> datetime:
+    """The first instant in (low, high] whose offset differs from low's (to the second;
+    zone changes happen on whole seconds)."""
+    before = _offset(low, tz)
+    lo, hi = int(_ms(low) // 1000), int(-(-_ms(high) // 1000))
+    while hi - lo > 1:
+        middle = (lo + hi) // 2
+        if _offset(from_ms(middle * 1000), tz) == before:
+            lo = middle
+        else:
+            hi = middle
+    return from_ms(hi * 1000)
+
+
 def _local_start(moment: datetime, interval: str, tz: ZoneInfo) -> datetime:
     """The UTC start of the bucket holding `moment`."""
     local = as_utc(moment).astimezone(tz)
     if interval == "hour":
-        # Truncate with the offset in force at `moment`: a local hour that happens twice
-        # (clocks going back) stays two buckets, one per offset.
-        offset = local.utcoffset() or timedelta(0)
+        # A local hour under one offset: truncate with the offset in force at `moment`,
+        # starting no earlier than the change that brought that offset in (a local hour
+        # that happens twice is two buckets; a 30-minute change starts one mid-hour).
+        offset = _offset(moment, tz)
         wall = local.replace(minute=0, second=0, microsecond=0, tzinfo=None)
-        return (wall - offset).replace(tzinfo=UTC)
+        start = (wall - offset).replace(tzinfo=UTC)
+        if _offset(start, tz) != offset:
+            start = _change(start, as_utc(moment), tz)
+        return start
     day = local.date()
     if interval == "week":
         day = day - timedelta(days=day.weekday())
@@ -65,10 +87,13 @@ def _next_day(day: date, interval: str) -> date:
 def next_start(start: datetime, interval: str, tz: ZoneInfo) -> datetime:
     """The start of the bucket after the one beginning at `start`."""
     if interval == "hour":
-        # The next local hour mark after start (an instant at which local minutes are 0).
-        probe = start + timedelta(hours=1)
-        mark = _local_start(probe, "hour", tz)
-        return mark if mark > start else probe
+        # The next local hour mark under this offset, unless the offset changes first.
+        offset = _offset(start, tz)
+        wall = as_utc(start).astimezone(tz).replace(minute=0, second=0, microsecond=0)
+        mark = (wall.replace(tzinfo=None) + timedelta(hours=1) - offset).replace(tzinfo=UTC)
+        if _offset(mark - timedelta(seconds=1), tz) != offset:
+            return _change(start, mark, tz)
+        return mark
     local_day = as_utc(start).astimezone(tz).date()
     if interval == "week":
         local_day -= timedelta(days=local_day.weekday())
