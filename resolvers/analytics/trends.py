@@ -11,7 +11,7 @@ slots to the zone's buckets and picks the top N.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -85,12 +85,33 @@ def check_breakdown(value: Breakdown | None) -> Breakdown | None:
 def _group(
     stages: list[dict[str, Any]], slot_ms: int, by: Breakdown | None, contacts: bool
 ) -> list[dict[str, Any]]:
+    """One row per slot (and event-property value); with `contacts`, the slot's contact
+    ids too ($push: one row per slot, not per contact, costs less to return; $addToSet
+    is quadratic on SecantusDB)."""
     key: dict[str, Any] = {"s": slot_expression(slot_ms)}
     if by is not None and by.source == "event":
         key["v"] = f"$properties.{by.property}"
+    accumulate: dict[str, Any] = {"n": {"$sum": 1}}
     if contacts:
-        key["c"] = "$contact_id"
-    return [*stages, {"$group": {"_id": key, "n": {"$sum": 1}}}]
+        accumulate["c"] = {"$push": "$contact_id"}
+    return [*stages, {"$group": {"_id": key, **accumulate}}]
+
+
+Entry = tuple[int, Any, Any, int]  # (slot start ms, breakdown value, contact | None, count)
+
+
+def entries(rows: list[dict[str, Any]], admits: Any = None) -> list[Entry]:
+    """The grouped rows as (slot, value, contact, count), contacts filtered by `admits`."""
+    out: list[Entry] = []
+    for row in rows:
+        slot, value = int(row["_id"]["s"]), row["_id"].get("v")
+        if "c" not in row:
+            out.append((slot, value, None, int(row["n"])))
+            continue
+        for contact, n in Counter(row["c"]).items():
+            if admits is None or admits(contact):
+                out.append((slot, value, contact, n))
+    return out
 
 
 async def trend(ctx: RequestContext, query: TrendQuery) -> Trend:
@@ -122,34 +143,32 @@ async def compute(workspace_id: PydanticObjectId, query: TrendQuery) -> Trend:
         rows = await scopes.aggregate(
             _group(scope.stages(key, start, end), grid.slot_ms, by, contacts)
         )
-        rows = [r for r in rows if scope.admits(r["_id"].get("c"))]
+        found = entries(rows, scope.admits if scope.segment_members is not None else None)
         if by is not None and by.source == "contact":
-            found = await scopes.contact_values(
-                workspace_id, list({r["_id"]["c"] for r in rows}), f"properties.{by.property}"
+            current = await scopes.contact_values(
+                workspace_id, list({e[2] for e in found}), f"properties.{by.property}"
             )
-            for r in rows:
-                r["_id"]["v"] = found.get(r["_id"]["c"])
-        series.extend(assemble(name, grid, rows, by, unique))
+            found = [(s, current.get(c), c, n) for s, _, c, n in found]
+        series.extend(assemble(name, grid, found, by, unique))
     return Trend(query.interval, query.time_zone, list(grid.starts), series)
 
 
 def assemble(
-    name: str, grid: Buckets, rows: list[dict[str, Any]], by: Breakdown | None, unique: bool
+    name: str, grid: Buckets, found: list[Entry], by: Breakdown | None, unique: bool
 ) -> list[Series]:
-    """Series of one event from its grouped rows ({_id: {s, v?, c?}, n})."""
+    """Series of one event from its (slot, value, contact, count) entries."""
     size = len(grid.starts)
     # label -> bucket -> count (total) or contacts (unique)
     cells: dict[str | None, list[Any]] = defaultdict(
         lambda: [set() for _ in range(size)] if unique else [0] * size
     )
-    for row in rows:
-        ident = row["_id"]
-        bucket = grid.slot_index(int(ident["s"]))
-        value = values.label(ident.get("v")) if by is not None else None
+    for slot, raw, contact, n in found:
+        bucket = grid.slot_index(slot)
+        value = values.label(raw) if by is not None else None
         if unique:
-            cells[value][bucket].add(ident["c"])
+            cells[value][bucket].add(contact)
         else:
-            cells[value][bucket] += int(row["n"])
+            cells[value][bucket] += n
 
     def weight(cell: list[Any]) -> int:
         return len(set().union(*cell)) if unique else sum(cell)

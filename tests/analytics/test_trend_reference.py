@@ -16,7 +16,7 @@ from pymongo import MongoClient
 from engine.analytics import breakdown as values
 from engine.analytics.buckets import buckets, parse_zone
 from resolvers.analytics.scope import Scope
-from resolvers.analytics.trends import Breakdown, _group, assemble
+from resolvers.analytics.trends import Breakdown, _group, assemble, entries
 
 START = datetime(2026, 3, 20, tzinfo=UTC)  # spans the European and US spring changes
 ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]
@@ -93,7 +93,7 @@ def test_pipeline_agrees_with_the_reference(
     by = Breakdown("event", "currency", 2) if split else None
     stages = Scope(workspace_id=ws).stages("ping", start, end)
     grouped = list(collection.aggregate(_group(stages, grid.slot_ms, by, unique)))
-    got = assemble("Ping", grid, grouped, by, unique)
+    got = assemble("Ping", grid, entries(grouped), by, unique)
 
     periods = [local_period(s, interval, tz) for s in grid.starts]
     assert len(set(periods)) == len(periods)
