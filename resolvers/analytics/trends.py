@@ -138,17 +138,25 @@ async def compute(workspace_id: PydanticObjectId, query: TrendQuery) -> Trend:
     contacts = (
         unique or scope.segment_members is not None or (by is not None and by.source == "contact")
     )
-    series: list[Series] = []
+    per_event: list[tuple[str, list[Entry]]] = []
     for name, key in names:
         rows = await scopes.aggregate(
             _group(scope.stages(key, start, end), grid.slot_ms, by, contacts)
         )
-        found = entries(rows, scope.admits if scope.segment_members is not None else None)
-        if by is not None and by.source == "contact":
-            current = await scopes.contact_values(
-                workspace_id, list({e[2] for e in found}), f"properties.{by.property}"
-            )
-            found = [(s, current.get(c), c, n) for s, _, c, n in found]
+        admits = scope.admits if scope.segment_members is not None else None
+        per_event.append((name, entries(rows, admits)))
+    if by is not None and by.source == "contact":
+        # One read of the contacts of every series: their current property value.
+        current = await scopes.contact_values(
+            workspace_id,
+            list({e[2] for _, found in per_event for e in found}),
+            f"properties.{by.property}",
+        )
+        per_event = [
+            (name, [(s, current.get(c), c, n) for s, _, c, n in found]) for name, found in per_event
+        ]
+    series: list[Series] = []
+    for name, found in per_event:
         series.extend(assemble(name, grid, found, by, unique))
     return Trend(query.interval, query.time_zone, list(grid.starts), series)
 
