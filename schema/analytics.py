@@ -143,7 +143,10 @@ class Trend:
         description="Each bucket's start (UTC instant of the local boundary); the first may be "
         "before `from`."
     )
-    series: list[TrendSeries] = strawberry.field(description="Per event (and breakdown value).")
+    series: list[TrendSeries] = strawberry.field(
+        description="One per event; with a breakdown, one per value that occurs (top N, "
+        "then 'other')."
+    )
 
 
 @strawberry.type(description="One series' count in the current bucket.")
