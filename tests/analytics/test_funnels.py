@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.analytics.helpers import FUNNEL, seed, track
+from tests.analytics.helpers import FUNNEL, identify, seed, track
 from tests.helpers import new_tenant
 
 STEPS = [{"event": "View"}, {"event": "Cart"}, {"event": "Pay"}]
@@ -15,6 +15,8 @@ RANGE = {"from": "2026-04-01T00:00:00Z", "to": "2026-04-02T00:00:00Z", "windowSe
 def _events(tag: str) -> list[dict]:
     day = "2026-04-01T"
     return [
+        identify(f"{tag}1", plan="pro"),
+        identify(f"{tag}2", plan="free"),
         # f1: in order, inside the window.
         track(f"{tag}1", "View", day + "10:00:00Z", source="ad"),
         track(f"{tag}1", "Cart", day + "10:10:00Z"),
@@ -132,6 +134,15 @@ async def test_breakdown_by_entry_property(api, tenants):
         ("mail", False),
         ("", True),
     ]
+
+
+async def test_breakdown_by_contact_property_and_location(api, tenants):
+    a, _ = tenants
+    funnel = await _funnel(api, a, breakdown={"source": "CONTACT", "property": "plan"})
+    assert [
+        (b["value"], b["isMissing"], [s["count"] for s in b["steps"]]) for b in funnel["breakdowns"]
+    ] == [("", True, [2, 1, 0]), ("free", False, [1, 1, 0]), ("pro", False, [1, 1, 1])]
+    assert _counts(await _funnel(api, a, locationId="nowhere")) == [0, 0, 0]
 
 
 async def test_other_workspaces_never_count(api, tenants):
