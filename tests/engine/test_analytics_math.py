@@ -165,3 +165,37 @@ def test_attribution_last_and_first_touch():
     assert attribution.credit(touches, utc(2026, 1, 2), window, "last_touch") is None
     assert attribution.revenue_of({"revenue": "12.5"}) == 12.5
     assert attribution.revenue_of({"revenue": True}) == 0.0
+
+
+def _brute_depth(hits: list[funnel.Hit], n: int, window: float) -> int:
+    """ORDERED by exhaustive search: the longest chain of later events, one per step."""
+    hits = sorted(hits, key=lambda h: (h.at, h.order))
+    best = 0
+
+    def extend(position: int, step: int, limit: float) -> int:
+        if step == n:
+            return step
+        deepest = step
+        for j in range(position + 1, len(hits)):
+            if step in hits[j].steps and hits[j].at.timestamp() <= limit:
+                deepest = max(deepest, extend(j, step + 1, limit))
+        return deepest
+
+    for i, h in enumerate(hits):
+        if 0 in h.steps:
+            best = max(best, extend(i, 1, h.at.timestamp() + window))
+    return best
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 120), st.frozensets(st.integers(0, 2), max_size=2)),
+        max_size=8,
+    ),
+    st.sampled_from([1800, 3600, 7200]),
+)
+def test_ordered_funnel_matches_exhaustive_search(raw, window):
+    hits = [hit(m, *steps, order=i + 1) for i, (m, steps) in enumerate(raw)]
+    path = funnel.best_path(hits, 3, window, "ordered")
+    assert (path.depth if path else 0) == _brute_depth(hits, 3, window)
