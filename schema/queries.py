@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from schema.accounts import AccountQueries
+from schema.analytics import AnalyticsQueries
 from schema.campaigns import CampaignQueries
 from schema.contacts import ContactQueries
 from schema.contacts_csv import ImportQueries
@@ -26,5 +27,6 @@ class Query(
     CampaignQueries,
     JourneyQueries,
     PartnerQueries,
+    AnalyticsQueries,
 ):
     pass

@@ -8,6 +8,7 @@ import strawberry
 
 from resolvers.core import audit
 from schema.accounts_types import AuditEntry
+from schema.analytics import AnalyticsSubscriptions
 from schema.campaigns import CampaignSubscriptions
 from schema.contacts_csv import ImportSubscriptions
 from schema.messaging import MessagingSubscriptions
@@ -16,7 +17,11 @@ from schema.segments import SegmentSubscriptions
 
 @strawberry.type
 class Subscription(
-    ImportSubscriptions, SegmentSubscriptions, MessagingSubscriptions, CampaignSubscriptions
+    ImportSubscriptions,
+    SegmentSubscriptions,
+    MessagingSubscriptions,
+    CampaignSubscriptions,
+    AnalyticsSubscriptions,
 ):
     @strawberry.subscription(description="Each new audit entry of this workspace, as it happens.")
     async def audit_log(self, info: strawberry.Info) -> AsyncGenerator[AuditEntry]:

@@ -27,7 +27,7 @@ CASES = {
         {STACK},
     ),
     "a package nobody placed on the stack": (
-        "resolvers/analytics/__init__.py",
+        "resolvers/unplaced/__init__.py",
         "",
         {STACK},
     ),

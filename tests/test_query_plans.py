@@ -435,3 +435,66 @@ def test_rule_follows_the_planners() -> None:
     assert problem({"workspace_id": ws, "_id": {"$in": [ws]}}, idx[:1])  # _id not first
     assert problem({"workspace_id": ws, "$or": [{"segments": "a"}]}, idx)
     assert problem({}, idx)
+
+
+async def test_analytics_pipelines_start_on_an_index(api, seeded):
+    """Trends (segment, contact breakdown, unique), funnels, retention, the report with
+    attribution and the live bucket: every first $match is served by an index, the event
+    ones by {workspace_id, name_key, timestamp}."""
+    from resolvers.analytics import funnels, reports, retention, trend_updates, trends
+
+    tenant, pro, _ = seeded["a"]
+    ctx = _ctx(tenant)
+    now = datetime.now(UTC)
+    start, end = now - timedelta(days=2), now + timedelta(hours=1)
+    with RECORDER.recording() as captured:
+        await trends.trend(
+            ctx,
+            trends.TrendQuery(
+                events=["viewed_item", "cart_abandoned"],
+                start=start,
+                end=end,
+                time_zone="Europe/Paris",
+                measure="unique_contacts",
+                breakdown=trends.Breakdown("contact", "plan", 3),
+                where=[{"property": "sku", "op": "in", "value": ["s1", "s2"]}],
+                segment_id=pro,
+                location_id="loc-1",
+            ),
+        )
+        trend = await trends.trend(
+            ctx,
+            trends.TrendQuery(
+                events=["viewed_item"],
+                start=start,
+                end=end,
+                breakdown=trends.Breakdown("event", "sku", 3),
+            ),
+        )
+        await funnels.funnel(
+            ctx,
+            funnels.FunnelQuery(
+                steps=[funnels.Step("viewed_item"), funnels.Step("cart_abandoned")],
+                start=start,
+                end=end,
+                breakdown=trends.Breakdown("contact", "plan", 3),
+                segment_id=pro,
+            ),
+        )
+        await retention.retention(
+            ctx, retention.RetentionQuery("viewed_item", "cart_abandoned", start, end)
+        )
+        await reports.report(
+            ctx, reports.ReportQuery(start, end, conversion_event="order_completed")
+        )
+        await trend_updates.current(
+            ctx.workspace_id, trends.TrendQuery(events=["viewed_item"], start=start, end=end), now
+        )
+    assert [s.total for s in trend.series] == [35, 35, 34, 136]  # s0, s1, s2 (ties by label), other
+    _check(captured)
+    events = [c for c in captured if c.collection == "events" and c.name == "aggregate"]
+    assert len(events) >= 8
+    assert {tuple(c.filter) for c in events} == {("workspace_id", "name_key", "timestamp")}
+    without = [i for i in declared_indexes()["events"] if "name_key" not in i.fields[1:2]]
+    assert all(problem(c.filter, without, c.sort) for c in events)
+    assert any(c.collection == "outbound_messages" and "_id" in c.filter for c in captured)

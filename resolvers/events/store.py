@@ -15,6 +15,7 @@ from documents.event import Event
 from engine.errors import InvalidInput
 from engine.identity import Identity, IdentityIndex
 from engine.messages import parse_message
+from resolvers.core import live
 from resolvers.events.batch import IngestResult, Parsed
 from resolvers.events.contact_writes import (
     DUPLICATE_KEY,
@@ -36,6 +37,10 @@ ENGAGEMENTS = (
     "converted",
     "failed",
 )
+
+
+# The live notice of stored events: {names: [name_key, ...]} per batch and workspace.
+EVENTS_STORED_TOPIC = "events:stored"
 
 
 async def record_engagement(
@@ -126,4 +131,9 @@ async def insert_events(
             if problem["code"] != DUPLICATE_KEY:
                 raise
             duplicates.add(problem["index"])
-    return {i: documents[i] for i in range(len(parsed)) if i not in duplicates}
+    stored = {i: documents[i] for i in range(len(parsed)) if i not in duplicates}
+    if stored:
+        # One notice per stored batch (live trends re-count on it), never one per event.
+        names = sorted({d["name_key"] for d in stored.values() if d.get("name_key")})
+        await live.publish(workspace_id, EVENTS_STORED_TOPIC, {"names": names})
+    return stored
