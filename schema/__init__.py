@@ -9,6 +9,7 @@ from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
 )
 
@@ -17,6 +18,7 @@ from schema.mutations import Mutation
 from schema.queries import Query
 from schema.query_cost import QueryCostLimiter
 from schema.subscriptions import Subscription
+from schema.validation_cache import ValidateOnce, Verdicts
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
@@ -34,15 +36,22 @@ def build_schema(
     max_tokens: int = 2000,
     max_cost: int = 10_000,
 ) -> strawberry.Schema:
-    # Factories, not instances: Strawberry builds fresh extensions per request.
+    # Factories, not instances: Strawberry builds fresh extensions per request. Order
+    # matters: the token limit before the parser cache (it sets the parse options), every
+    # rule-adding limiter before ValidateOnce, the cost limit after its verdict.
+    verdicts = Verdicts()
     extensions: list = [
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: ParserCache(maxsize=512),
         lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
         lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: QueryCostLimiter(limit=max_cost),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
+    extensions += [
+        lambda: ValidateOnce(verdicts=verdicts),
+        lambda: QueryCostLimiter(limit=max_cost),
+    ]
     if mask_errors:
         extensions.append(
             lambda: MaskErrors(

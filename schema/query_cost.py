@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -26,8 +27,6 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationContext,
-    ValidationRule,
     VariableNode,
     get_named_type,
 )
@@ -123,25 +122,6 @@ def too_costly(cost: int, limit: int) -> str:
     return f"Query cost {cost} exceeds the limit {limit}; ask for fewer items."
 
 
-def _rule(limit: int, variables: Mapping[str, Any]) -> type[ValidationRule]:
-    class QueryCostRule(ValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-            document = context.document
-            fragments = {
-                d.name.value: d
-                for d in document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
-            for definition in document.definitions:
-                if isinstance(definition, OperationDefinitionNode):
-                    cost = operation_cost(context.schema, definition, fragments, variables)
-                    if cost > limit:
-                        context.report_error(GraphQLError(too_costly(cost, limit), definition))
-
-    return QueryCostRule
-
-
 class QueryCostLimiter(SchemaExtension):
     """Refuses, at validation (before any resolver runs), an operation costing over `limit`."""
 
@@ -149,7 +129,27 @@ class QueryCostLimiter(SchemaExtension):
         self.limit = limit
 
     def on_validate(self):  # type: ignore[override]
+        """After schema.validation_cache's verdict: a valid document is costed with this
+        request's variables (the same text costs more with a larger `first`)."""
         context = self.execution_context
-        variables = context.variables if isinstance(context.variables, dict) else {}
-        context.validation_rules = (*context.validation_rules, _rule(self.limit, variables))
+        if context.pre_execution_errors == [] and context.graphql_document is not None:
+            variables = context.variables if isinstance(context.variables, dict) else {}
+            context.pre_execution_errors = cost_errors(
+                context.schema._schema, context.graphql_document, self.limit, variables
+            )
         yield
+
+
+def cost_errors(
+    schema: GraphQLSchema, document: DocumentNode, limit: int, variables: Mapping[str, Any]
+) -> list[GraphQLError]:
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    errors = []
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            cost = operation_cost(schema, definition, fragments, variables)
+            if cost > limit:
+                errors.append(GraphQLError(too_costly(cost, limit), definition))
+    return errors
