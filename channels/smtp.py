@@ -5,17 +5,20 @@ smtp:// upgrades with STARTTLS when the server offers it; smtps:// is TLS from t
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import email.message
 import email.policy
 import email.utils
 import re
+import socket
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
 from channels import config as check
-from channels import smtp_pool
+from channels import smtp_pool, transport
 from channels.base import Outgoing, SendError, SendResult
 
 DEFAULT_SENDER = "Reach <no-reply@reach.local>"
@@ -61,6 +64,7 @@ def single_address(value: object) -> str | None:
 class SmtpEmail:
     name = "smtp"
     concurrency = 5  # pooled sessions per server (channels.smtp_pool), so per batch too
+    resolve: transport.Resolver = staticmethod(transport.getaddrinfo)  # tests alias names
 
     def __init__(self, url: str, sender: str = DEFAULT_SENDER, timeout: float = 30.0) -> None:
         parts = urlsplit(url)
@@ -74,18 +78,50 @@ class SmtpEmail:
         self.sender = sender
         self.timeout = timeout
 
+    async def _socket(self) -> socket.socket:
+        """A socket connected to a vetted address of the server (transport.vetted_addresses:
+        resolved once and checked, so a second lookup cannot rebind it)."""
+        addresses = await transport.vetted_addresses(
+            self.host, self.port, self.resolve, within=self.timeout
+        )
+        loop = asyncio.get_running_loop()
+        for index, address in enumerate(addresses):
+            family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            try:
+                await asyncio.wait_for(loop.sock_connect(sock, (address, self.port)), self.timeout)
+                return sock
+            except (OSError, TimeoutError):
+                sock.close()
+                if index == len(addresses) - 1:
+                    raise
+        raise AssertionError("unreachable")
+
     async def _connect(self) -> aiosmtplib.SMTP:
-        """A new session: connected, upgraded with STARTTLS when offered, logged in."""
+        """A new session: connected, upgraded with STARTTLS when offered, logged in.
+
+        In production the session runs over a socket to the vetted address; aiosmtplib still
+        names the server by its host for TLS (server_hostname) and certificate checks."""
+        place: dict[str, Any] = {"port": self.port}
+        if not transport.allow_private_hosts:
+            place = {"port": None, "sock": await self._socket()}
         client = aiosmtplib.SMTP(
             hostname=self.host,
-            port=self.port,
+            **place,
             use_tls=self.use_tls,
             username=self.username,
             password=self.password,
             timeout=self.timeout,
             start_tls=None if not self.use_tls else False,
         )
-        await client.connect()
+        try:
+            await client.connect()
+        except BaseException:
+            if "sock" in place:
+                with contextlib.suppress(OSError):
+                    place["sock"].close()
+            raise
         return client
 
     def compose(self, message: Outgoing) -> email.message.EmailMessage:
@@ -135,6 +171,10 @@ class SmtpEmail:
                 await client.sendmail(
                     single_address(mime["From"]), [single_address(message.to)], raw
                 )
+        except transport.DestinationRefused as error:
+            raise SendError(
+                f"SMTP refused: {error}", permanent=True, code="DESTINATION_REFUSED"
+            ) from error
         except aiosmtplib.SMTPRecipientsRefused as error:
             codes = [refused.code for refused in error.recipients]
             # 4xx (greylisting, mailbox busy) may pass later; 5xx will not.
@@ -174,6 +214,8 @@ def problems(config: dict[str, Any]) -> list[str]:
         else:
             if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
                 found.append("url must look like smtp://user:pass@host:port (or smtps://)")
+            elif not transport.allow_private_hosts and transport.is_private(parts.hostname):
+                found.append("url must name a public host")
     sender = check.text(config, "from", found)
     if sender and single_address(sender) is None:
         found.append('from must be one address, like "Brand <news@brand.com>"')

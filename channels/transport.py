@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import ipaddress
+import socket
 import weakref
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
+from channels import address_policy
 from channels.base import SendError
 
 # Provider APIs answer in well under a second; a slow one must not hold a worker for long.
@@ -34,7 +37,15 @@ def client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     shared = _clients.get(loop)
     if shared is None or shared.is_closed:
-        shared = httpx.AsyncClient(timeout=TIMEOUT, limits=LIMITS, follow_redirects=False)
+        # trust_env off for the client: an environment proxy would be connected to instead
+        # of the destination and so bypass the address check (the transport still honours
+        # SSL_CERT_FILE / SSL_CERT_DIR).
+        shared = httpx.AsyncClient(
+            transport=vetting_transport(),
+            timeout=TIMEOUT,
+            follow_redirects=False,
+            trust_env=False,
+        )
         _clients[loop] = shared
     return shared
 
@@ -47,28 +58,105 @@ async def close() -> None:
 
 
 # Off in production (reach.services): provider and partner URLs must then name public
-# hosts, so a webhook or push endpoint cannot be aimed at services inside our network.
+# hosts, and every address a host resolves to must be public when we connect, so a webhook,
+# push endpoint or SMTP server cannot be aimed at services inside our network.
 allow_private_hosts = True
 
 
+class DestinationRefused(httpx.ConnectError):
+    """The destination is not one we may connect to (nothing was sent)."""
+
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def getaddrinfo(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to, in the resolver's order."""
+    found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in found))
+
+
+async def vetted_addresses(
+    host: str, port: int, resolve: Resolver = getaddrinfo, within: float | None = None
+) -> list[str]:
+    """The addresses to connect to for `host`, resolved once here so that the connection
+    goes to an address that was checked (a second lookup could answer differently: DNS
+    rebinding). In production any disallowed address refuses the whole host
+    (DestinationRefused, naming the kind of address, not the address)."""
+    strict = not allow_private_hosts
+    if strict and (problem := address_policy.host_problem(host)):
+        raise DestinationRefused(f"destination is {problem}")
+    literal = address_policy.parse_address(host)
+    if literal is not None:
+        return [str(literal)]
+    addresses = await asyncio.wait_for(resolve(address_policy.normalise(host), port), within)
+    if not addresses:
+        raise OSError("the destination host has no address")
+    if strict:
+        for address in addresses:
+            parsed = address_policy.parse_address(address)
+            problem = address_policy.address_problem(parsed) if parsed else "not an address"
+            if problem:
+                raise DestinationRefused(f"destination resolves to {problem}")
+    return addresses
+
+
+class VettingBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, connecting to vetted addresses only. TLS and the Host
+    header still use the URL's host: httpcore passes it as server_hostname to start_tls."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, resolve: Resolver = getaddrinfo):
+        self.inner = inner
+        self.resolve = resolve
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await vetted_addresses(host, port, self.resolve, timeout)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout("resolving the destination host timed out") from None
+        except OSError as error:
+            raise httpcore.ConnectError(f"cannot resolve the destination host: {error}") from None
+        for index, address in enumerate(addresses):  # in order, as a resolver would
+            try:
+                return await self.inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout):
+                if index == len(addresses) - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def connect_unix_socket(self, *args, **kwargs) -> httpcore.AsyncNetworkStream:
+        raise DestinationRefused("destination is a local socket")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+def vetting_transport(resolve: Resolver = getaddrinfo) -> httpx.AsyncHTTPTransport:
+    """httpx's transport with its connection pool's network backend wrapped: httpx has no
+    parameter for the backend, so it is set on the pool it built (httpcore 1.x)."""
+    http = httpx.AsyncHTTPTransport(limits=LIMITS)
+    pool = http._pool
+    assert isinstance(pool, httpcore.AsyncConnectionPool)
+    pool._network_backend = VettingBackend(pool._network_backend, resolve)
+    return http
+
+
 def is_private(host: str) -> bool:
-    """A literal address that is not publicly routable (loopback, RFC 1918, link-local)."""
-    if host == "localhost" or host.endswith((".localhost", ".internal", ".local")):
-        return True
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return not address.is_global
+    """A host that is not publicly routable in any spelling (see channels.address_policy)."""
+    return address_policy.host_problem(host) is not None
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return address_policy.is_loopback(host)
 
 
 def url_problem(url: object, field: str) -> str | None:
@@ -149,6 +237,8 @@ def transport_error(
     another try. After it left (read timeout, reset) the provider may have accepted the
     message: unless the provider deduplicates (`idempotent`: our Idempotency-Key), the
     send ends here rather than risk a duplicate."""
+    if isinstance(error, DestinationRefused):
+        return SendError(f"{provider} refused: {error}", permanent=True, code="DESTINATION_REFUSED")
     kind = "timed out" if isinstance(error, httpx.TimeoutException) else "unreachable"
     text = f"{provider} {kind}: {type(error).__name__}: {error}"[:400]
     if idempotent or isinstance(error, NOT_SENT):

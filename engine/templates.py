@@ -64,8 +64,8 @@ def _compile(source: str, html: bool) -> Any:
         raise _syntax_error(exc.message or "invalid template", exc.lineno) from None
     except RecursionError:
         raise _syntax_error("the template nests too deeply") from None
-    except Exception as exc:  # the lexer converts literals and may fail on odd ones
-        raise _syntax_error(f"{type(exc).__name__}: {exc}"[:300]) from None
+    except Exception:  # the lexer converts literals and may fail on odd ones
+        raise _syntax_error("the template contains a value that cannot be read") from None
     for kind, tag in UNSUPPORTED.items():
         for found in tree.find_all(kind):
             raise _syntax_error(f"{tag} is not available in message templates", found.lineno)
@@ -89,6 +89,18 @@ def _template_line(exc: BaseException) -> int | None:
     return line
 
 
+# What a template author reads for the errors an expression can raise (never Python's
+# exception class names).
+_PROBLEMS: dict[type, str] = {
+    ZeroDivisionError: "division by zero",
+    TypeError: "a value has the wrong type for this operation",
+    ValueError: "a value is not valid for this operation",
+    KeyError: "a key is missing",
+    IndexError: "an index is out of range",
+    OverflowError: "a number is too large",
+}
+
+
 def _render_error(exc: BaseException) -> InvalidInput:
     line = _template_line(exc)
     if isinstance(exc, RecursionError):
@@ -96,9 +108,12 @@ def _render_error(exc: BaseException) -> InvalidInput:
     elif isinstance(exc, MemoryError):
         problem = "the template uses too much memory"
     elif isinstance(exc, TemplateError):
-        problem = exc.message or type(exc).__name__
+        problem = exc.message or "the template could not be rendered"
     else:
-        problem = f"{type(exc).__name__}: {exc}"
+        problem = _PROBLEMS.get(type(exc), "the template could not be rendered")
+        detail = " ".join(str(exc).split())[:200]
+        if type(exc) in (TypeError, ValueError) and detail:
+            problem = f"{problem} ({detail})"  # e.g. which operand types did not mix
     where = f"Line {line}: " if line else ""
     return InvalidInput(f"{where}{problem}"[:500], code=RENDER)
 
@@ -169,10 +184,17 @@ def check_content(content: dict[str, dict[str, str]], sample: dict) -> list[Inva
                     json.loads(text)
             except InvalidInput as exc:
                 problems.append(InvalidInput(exc.message, where, exc.code))
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 problems.append(
-                    InvalidInput(f"The body must render JSON: {exc}"[:300], where, RENDER)
+                    InvalidInput(
+                        f"The body must render JSON: {exc.msg} at line {exc.lineno} column "
+                        f"{exc.colno}",
+                        where,
+                        RENDER,
+                    )
                 )
+            except ValueError:
+                problems.append(InvalidInput("The body must render JSON.", where, RENDER))
     return problems
 
 

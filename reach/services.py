@@ -32,14 +32,18 @@ class Services:
     scheduler: asyncio.Task | None = None  # periodic jobs (with a worker)
 
     async def check(self) -> dict[str, str]:
-        """Ping both stores; each answer is 'ok' or the reason it failed."""
+        """Ping both stores; each answer is 'ok' or 'unavailable' (the reason is logged, not
+        shown: /healthz is public and the error text names hosts and internals)."""
         results = {}
         for name, probe in (("mongodb", db.ping(self.mongo)), ("redis", self.redis.ping())):
             try:
                 await asyncio.wait_for(probe, timeout=3)
                 results[name] = "ok"
             except Exception as error:
-                results[name] = f"error: {type(error).__name__}: {error}"[:200]
+                log.warning(
+                    "health check: %s unavailable: %s: %s", name, type(error).__name__, error
+                )
+                results[name] = "unavailable"
         return results
 
 

@@ -175,3 +175,20 @@ async def test_dashboard_queries_stay_within_the_cost_limit(api, services):
     tenant = await new_tenant()
     data = await api.gql(tenant.secret_key, DASHBOARD)
     assert data["viewer"]["kind"] == "secret_key"
+
+
+async def test_health_says_unavailable_and_logs_the_reason(services, caplog):
+    """A store that is down is 'unavailable' in the answer; the driver's text (hosts,
+    ports, exception classes) goes to the log only."""
+    from redis.asyncio import Redis
+
+    from reach.services import Services
+    from tests.conftest import free_port
+
+    down = Redis.from_url(f"redis://127.0.0.1:{free_port()}", socket_connect_timeout=2)
+    broken = Services(services.settings, services.mongo, down, services.broker)
+    with caplog.at_level("WARNING", logger="reach"):
+        checks = await broken.check()
+    await down.aclose()
+    assert checks == {"mongodb": "ok", "redis": "unavailable"}
+    assert "redis unavailable" in caplog.text and "ConnectionError" in caplog.text

@@ -198,7 +198,30 @@ def test_output_is_capped():
 def test_a_runtime_error_is_a_render_error_with_its_line():
     error = fails("ok\n{{ 1 / 0 }}")
     assert error.code == "TEMPLATE_RENDER"
-    assert error.message.startswith("Line 2: ZeroDivisionError")
+    assert error.message == "Line 2: division by zero"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("a\n\n{{ 1 + 'x' }}", "Line 3: a value has the wrong type for this operation ("),
+        ("{{ 1 / 0 }}", "Line 1: division by zero"),
+        ("{{ " + "9" * 5000 + " }}", "the template contains a value that cannot be read"),
+    ],
+)
+def test_error_messages_name_the_problem_not_python_exception_classes(source, message):
+    error = fails(source)
+    assert error.message.startswith(message), error.message
+    for name in ("Error:", "Exception", "Traceback", "ZeroDivision"):
+        assert name not in error.message
+
+
+def test_a_webhook_body_that_is_not_json_says_where():
+    from engine.templates import check_content
+
+    (problem,) = check_content({"webhook": {"body": '{"a": 1,\n "b": }'}}, {})
+    assert problem.field == "content.webhook.body"
+    assert problem.message == "The body must render JSON: Expecting value at line 2 column 7"
 
 
 def test_compiled_templates_are_cached():
