@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -12,19 +13,37 @@ from strawberry.scalars import JSON
 
 from resolvers.contacts import devices
 from resolvers.messaging import engagement, inbox, message_log, providers, sending_rules, templates
-from schema.contacts import Contact
+from schema.contacts import Channel, Contact
 from schema.errors import UserError, attempt
+from schema.node import Node, gid, gid_or_none
 from schema.pagination import Connection, connection
 
 
-def _id(value: Any) -> strawberry.ID | None:
-    return strawberry.ID(str(value)) if value is not None else None
+@strawberry.enum(description="Where a send is: waiting, on its way, or done (and how).")
+class MessageStatus(Enum):
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    SENDING = "sending"
+    PAUSED = "paused"
+    HELD = "held"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    SKIPPED = "skipped"
+
+
+def _source_id(row: Any) -> strawberry.ID | None:
+    """A campaign's or journey's global id; a system send has none."""
+    if row.source in ("campaign", "journey") and row.source_id:
+        return gid(row.source.capitalize(), row.source_id)
+    return row.source_id
 
 
 @strawberry.type
-class ChannelConfig:
+class ChannelConfig(Node):
     id: strawberry.ID
-    channel: str
+    channel: Channel
     provider: str
     location_id: strawberry.ID | None
     settings: JSON = strawberry.field(description="The configuration without its secrets.")
@@ -37,10 +56,10 @@ class ChannelConfig:
     @staticmethod
     def of(row: Any) -> ChannelConfig:
         return ChannelConfig(
-            id=strawberry.ID(str(row.id)),
-            channel=row.channel,
+            id=gid("ChannelConfig", row.id),
+            channel=Channel(row.channel),
             provider=row.provider,
-            location_id=_id(row.location_id),
+            location_id=gid_or_none("Location", row.location_id),
             settings=row.settings,
             secret_fields=providers.secret_names(row),
             enabled=row.enabled,
@@ -49,10 +68,10 @@ class ChannelConfig:
 
 
 @strawberry.type
-class Template:
+class Template(Node):
     id: strawberry.ID
     name: str
-    channel: str
+    channel: Channel
     fields: JSON
     description: str
     updated_at: datetime
@@ -60,9 +79,9 @@ class Template:
     @staticmethod
     def of(row: Any) -> Template:
         return Template(
-            id=strawberry.ID(str(row.id)),
+            id=gid("Template", row.id),
             name=row.name,
-            channel=row.channel,
+            channel=Channel(row.channel),
             fields=row.fields,
             description=row.description,
             updated_at=row.updated_at,
@@ -70,16 +89,16 @@ class Template:
 
 
 @strawberry.type
-class Message:
+class Message(Node):
     id: strawberry.ID
     contact_id: strawberry.ID | None
-    channel: str
+    channel: Channel
     provider: str
     source: str
-    source_id: str | None
+    source_id: strawberry.ID | None
     step: str
     variant: str | None
-    status: str
+    status: MessageStatus
     reason: str | None
     subject: str
     text: str
@@ -97,15 +116,15 @@ class Message:
     @staticmethod
     def of(row: Any) -> Message:
         return Message(
-            id=strawberry.ID(str(row.id)),
-            contact_id=_id(row.contact_id),
-            channel=row.channel,
+            id=gid("Message", row.id),
+            contact_id=gid_or_none("Contact", row.contact_id),
+            channel=Channel(row.channel),
             provider=row.provider,
             source=row.source,
-            source_id=row.source_id,
+            source_id=_source_id(row),
             step=row.step,
             variant=row.variant,
-            status=row.status,
+            status=MessageStatus(row.status),
             reason=row.reason,
             subject=row.subject,
             text=row.text,
@@ -123,7 +142,7 @@ class Message:
 
 
 @strawberry.type
-class InboxItem:
+class InboxItem(Node):
     id: strawberry.ID
     message_id: strawberry.ID
     title: str
@@ -136,8 +155,8 @@ class InboxItem:
     @staticmethod
     def of(row: Any) -> InboxItem:
         return InboxItem(
-            id=strawberry.ID(str(row.id)),
-            message_id=strawberry.ID(str(row.message_id)),
+            id=gid("InboxItem", row.id),
+            message_id=gid("Message", row.message_id),
             title=row.title,
             body=row.body,
             url=row.url,
@@ -149,7 +168,7 @@ class InboxItem:
 
 @strawberry.type
 class FrequencyCap:
-    channel: str | None
+    channel: Channel | None
     limit: int
     days: int
 
@@ -174,7 +193,12 @@ class SendingRules:
         quiet = workspace.quiet_hours
         return SendingRules(
             approval_required=workspace.approval_required,
-            frequency_caps=[FrequencyCap(**c) for c in workspace.frequency_caps],
+            frequency_caps=[
+                FrequencyCap(
+                    **{**c, "channel": Channel(c["channel"]) if c.get("channel") else None}
+                )
+                for c in workspace.frequency_caps
+            ],
             quiet_hours=QuietHours(**quiet) if quiet else None,
             inbound_url=engagement.inbound_url(workspace.id),
         )
@@ -182,7 +206,7 @@ class SendingRules:
 
 @strawberry.input
 class FrequencyCapInput:
-    channel: str | None = strawberry.field(default=None, description="None: all channels.")
+    channel: Channel | None = strawberry.field(default=None, description="None: all channels.")
     limit: int
     days: int
 
@@ -248,9 +272,10 @@ class MessagingQueries:
         info: strawberry.Info,
         first: int | None = None,
         after: str | None = None,
-        channel: str | None = None,
+        channel: Channel | None = None,
     ) -> Connection[Template]:
-        page = await templates.list_templates(info.context.caller(), first, after, channel)
+        value = channel.value if channel else None
+        page = await templates.list_templates(info.context.caller(), first, after, value)
         return connection(page, Template.of)
 
     @strawberry.field
@@ -262,11 +287,11 @@ class MessagingQueries:
     async def preview_template(
         self,
         info: strawberry.Info,
-        channel: str,
+        channel: Channel,
         fields: JSON,
         contact_id: strawberry.ID | None = None,
     ) -> TemplatePreview:
-        work = templates.preview(info.context.caller(), channel, fields, contact_id)
+        work = templates.preview(info.context.caller(), channel.value, fields, contact_id)
         rendered, errors = await attempt(work)
         return TemplatePreview(rendered=rendered, user_errors=errors)
 
@@ -278,7 +303,7 @@ class MessagingQueries:
         after: str | None = None,
         contact_id: strawberry.ID | None = None,
         source_id: strawberry.ID | None = None,
-        status: str | None = None,
+        status: MessageStatus | None = None,
     ) -> Connection[Message]:
         page = await message_log.list_messages(
             info.context.caller(),
@@ -286,7 +311,7 @@ class MessagingQueries:
             after,
             contact_id=contact_id,
             source_id=source_id,
-            status=status,
+            status=status.value if status else None,
         )
         return connection(page, Message.of)
 
@@ -315,14 +340,14 @@ class MessagingMutations:
     async def configure_channel(
         self,
         info: strawberry.Info,
-        channel: str,
+        channel: Channel,
         provider: str,
         config: JSON,
         location_id: strawberry.ID | None = None,
         enabled: bool = True,
     ) -> ChannelConfigPayload:
         work = providers.configure(
-            info.context.caller(), channel, provider, config, location_id, enabled
+            info.context.caller(), channel.value, provider, config, location_id, enabled
         )
         row, errors = await attempt(work)
         return ChannelConfigPayload(
@@ -331,9 +356,9 @@ class MessagingMutations:
 
     @strawberry.mutation
     async def remove_channel_config(
-        self, info: strawberry.Info, channel: str, location_id: strawberry.ID | None = None
+        self, info: strawberry.Info, channel: Channel, location_id: strawberry.ID | None = None
     ) -> RemovePayload:
-        work = providers.remove(info.context.caller(), channel, location_id)
+        work = providers.remove(info.context.caller(), channel.value, location_id)
         removed, errors = await attempt(work)
         return RemovePayload(removed=bool(removed), user_errors=errors)
 
@@ -342,14 +367,14 @@ class MessagingMutations:
         self,
         info: strawberry.Info,
         name: str,
-        channel: str,
+        channel: Channel,
         fields: JSON,
         description: str = "",
         id: strawberry.ID | None = None,
         sample_contact_id: strawberry.ID | None = None,
     ) -> TemplatePayload:
         work = templates.save_template(
-            info.context.caller(), name, channel, fields, description, id, sample_contact_id
+            info.context.caller(), name, channel.value, fields, description, id, sample_contact_id
         )
         row, errors = await attempt(work)
         return TemplatePayload(template=Template.of(row) if row else None, user_errors=errors)
@@ -371,7 +396,12 @@ class MessagingMutations:
         caps = None
         if frequency_caps is not None:
             caps = [
-                {"channel": c.channel, "limit": c.limit, "days": c.days} for c in frequency_caps
+                {
+                    "channel": c.channel.value if c.channel else None,
+                    "limit": c.limit,
+                    "days": c.days,
+                }
+                for c in frequency_caps
             ]
         quiet = {"start": quiet_hours.start, "end": quiet_hours.end} if quiet_hours else None
         work = sending_rules.update(
@@ -416,4 +446,4 @@ class MessagingSubscriptions:
         self, info: strawberry.Info, contact_id: strawberry.ID
     ) -> AsyncGenerator[strawberry.ID]:
         async for message_id in inbox.watch(info.context.caller(), contact_id):
-            yield strawberry.ID(message_id)
+            yield gid("Message", message_id)

@@ -4,6 +4,7 @@ Admin only (resolvers.partners.endpoints checks); mutations return userErrors.""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -12,15 +13,30 @@ from strawberry.scalars import JSON
 from resolvers.partners import endpoints
 from resolvers.partners.event_types import EVENT_TYPES
 from schema.errors import UserError, attempt
+from schema.node import Node, gid
 from schema.pagination import Connection, connection
 
 
+@strawberry.enum
+class EndpointStatus(Enum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+@strawberry.enum
+class DeliveryStatus(Enum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
 @strawberry.type
-class WebhookEndpoint:
+class WebhookEndpoint(Node):
     id: strawberry.ID
     url: str
     event_types: list[str]
-    status: str = strawberry.field(description="active | disabled")
+    status: EndpointStatus
     disabled_reason: str | None = strawberry.field(
         description="Why it was disabled: by a user, a 410 Gone, or repeated failure."
     )
@@ -30,10 +46,10 @@ class WebhookEndpoint:
     @staticmethod
     def of(doc: Any) -> WebhookEndpoint:
         return WebhookEndpoint(
-            id=strawberry.ID(str(doc.id)),
+            id=gid("WebhookEndpoint", doc.id),
             url=doc.url,
             event_types=list(doc.event_types),
-            status=doc.status,
+            status=EndpointStatus(doc.status),
             disabled_reason=doc.disabled_reason,
             failure_streak=doc.failure_streak,
             created_at=doc.created_at,
@@ -49,13 +65,15 @@ class WebhookAttempt:
 
 
 @strawberry.type
-class WebhookDelivery:
+class WebhookDelivery(Node):
     id: strawberry.ID
     endpoint_id: strawberry.ID
     event_id: str = strawberry.field(description="The webhook-id header; kept on replays.")
     type: str
     payload: JSON
-    status: str = strawberry.field(description="pending | succeeded | failed | dead")
+    status: DeliveryStatus = strawberry.field(
+        description="failed: retries gave up; dead: the endpoint was off"
+    )
     attempts: list[WebhookAttempt]
     next_attempt_at: datetime | None
     created_at: datetime
@@ -63,12 +81,12 @@ class WebhookDelivery:
     @staticmethod
     def of(doc: Any) -> WebhookDelivery:
         return WebhookDelivery(
-            id=strawberry.ID(str(doc.id)),
-            endpoint_id=strawberry.ID(str(doc.endpoint_id)),
+            id=gid("WebhookDelivery", doc.id),
+            endpoint_id=gid("WebhookEndpoint", doc.endpoint_id),
             event_id=doc.event_id,
             type=doc.type,
             payload=doc.payload,
-            status=doc.status,
+            status=DeliveryStatus(doc.status),
             attempts=[
                 WebhookAttempt(
                     at=a["at"],
@@ -181,11 +199,11 @@ class PartnerQueries:
         self,
         info: strawberry.Info,
         endpoint_id: strawberry.ID,
-        status: str | None = None,
+        status: DeliveryStatus | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[WebhookDelivery]:
         page = await endpoints.list_deliveries(
-            info.context.caller(), endpoint_id, status, first, after
+            info.context.caller(), endpoint_id, status.value if status else None, first, after
         )
         return connection(page, WebhookDelivery.of)

@@ -10,6 +10,7 @@ from schema.contacts import ContactQueries
 from schema.contacts_csv import ImportQueries
 from schema.journeys import JourneyQueries
 from schema.messaging import MessagingQueries
+from schema.node_queries import NodeQueries
 from schema.partners import PartnerQueries
 from schema.segments import SegmentQueries
 from schema.segments_language import SegmentLanguageQueries
@@ -26,5 +27,6 @@ class Query(
     CampaignQueries,
     JourneyQueries,
     PartnerQueries,
+    NodeQueries,
 ):
     pass
