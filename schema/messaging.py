@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 import strawberry
@@ -13,24 +12,10 @@ from strawberry.scalars import JSON
 
 from resolvers.contacts import devices
 from resolvers.messaging import engagement, inbox, message_log, providers, sending_rules, templates
-from schema.contacts import Channel, Contact
+from schema.contacts import Contact
 from schema.errors import UserError, attempt
 from schema.node import Node, gid, gid_or_none
 from schema.pagination import Connection, connection
-
-
-@strawberry.enum(description="Where a send is: waiting, on its way, or done (and how).")
-class MessageStatus(Enum):
-    SCHEDULED = "scheduled"
-    QUEUED = "queued"
-    SENDING = "sending"
-    PAUSED = "paused"
-    HELD = "held"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    BOUNCED = "bounced"
-    SKIPPED = "skipped"
 
 
 def _source_id(row: Any) -> strawberry.ID | None:
@@ -43,7 +28,7 @@ def _source_id(row: Any) -> strawberry.ID | None:
 @strawberry.type
 class ChannelConfig(Node):
     id: strawberry.ID
-    channel: Channel
+    channel: str
     provider: str
     location_id: strawberry.ID | None
     settings: JSON = strawberry.field(description="The configuration without its secrets.")
@@ -57,7 +42,7 @@ class ChannelConfig(Node):
     def of(row: Any) -> ChannelConfig:
         return ChannelConfig(
             id=gid("ChannelConfig", row.id),
-            channel=Channel(row.channel),
+            channel=row.channel,
             provider=row.provider,
             location_id=gid_or_none("Location", row.location_id),
             settings=row.settings,
@@ -71,7 +56,7 @@ class ChannelConfig(Node):
 class Template(Node):
     id: strawberry.ID
     name: str
-    channel: Channel
+    channel: str
     fields: JSON
     description: str
     updated_at: datetime
@@ -81,7 +66,7 @@ class Template(Node):
         return Template(
             id=gid("Template", row.id),
             name=row.name,
-            channel=Channel(row.channel),
+            channel=row.channel,
             fields=row.fields,
             description=row.description,
             updated_at=row.updated_at,
@@ -92,13 +77,13 @@ class Template(Node):
 class Message(Node):
     id: strawberry.ID
     contact_id: strawberry.ID | None
-    channel: Channel
+    channel: str
     provider: str
     source: str
     source_id: strawberry.ID | None
     step: str
     variant: str | None
-    status: MessageStatus
+    status: str
     reason: str | None
     subject: str
     text: str
@@ -118,13 +103,13 @@ class Message(Node):
         return Message(
             id=gid("Message", row.id),
             contact_id=gid_or_none("Contact", row.contact_id),
-            channel=Channel(row.channel),
+            channel=row.channel,
             provider=row.provider,
             source=row.source,
             source_id=_source_id(row),
             step=row.step,
             variant=row.variant,
-            status=MessageStatus(row.status),
+            status=row.status,
             reason=row.reason,
             subject=row.subject,
             text=row.text,
@@ -168,7 +153,7 @@ class InboxItem(Node):
 
 @strawberry.type
 class FrequencyCap:
-    channel: Channel | None
+    channel: str | None
     limit: int
     days: int
 
@@ -193,12 +178,7 @@ class SendingRules:
         quiet = workspace.quiet_hours
         return SendingRules(
             approval_required=workspace.approval_required,
-            frequency_caps=[
-                FrequencyCap(
-                    **{**c, "channel": Channel(c["channel"]) if c.get("channel") else None}
-                )
-                for c in workspace.frequency_caps
-            ],
+            frequency_caps=[FrequencyCap(**c) for c in workspace.frequency_caps],
             quiet_hours=QuietHours(**quiet) if quiet else None,
             inbound_url=engagement.inbound_url(workspace.id),
         )
@@ -206,7 +186,7 @@ class SendingRules:
 
 @strawberry.input
 class FrequencyCapInput:
-    channel: Channel | None = strawberry.field(default=None, description="None: all channels.")
+    channel: str | None = strawberry.field(default=None, description="None: all channels.")
     limit: int
     days: int
 
@@ -272,10 +252,9 @@ class MessagingQueries:
         info: strawberry.Info,
         first: int | None = None,
         after: str | None = None,
-        channel: Channel | None = None,
+        channel: str | None = None,
     ) -> Connection[Template]:
-        value = channel.value if channel else None
-        page = await templates.list_templates(info.context.caller(), first, after, value)
+        page = await templates.list_templates(info.context.caller(), first, after, channel)
         return connection(page, Template.of)
 
     @strawberry.field
@@ -287,11 +266,11 @@ class MessagingQueries:
     async def preview_template(
         self,
         info: strawberry.Info,
-        channel: Channel,
+        channel: str,
         fields: JSON,
         contact_id: strawberry.ID | None = None,
     ) -> TemplatePreview:
-        work = templates.preview(info.context.caller(), channel.value, fields, contact_id)
+        work = templates.preview(info.context.caller(), channel, fields, contact_id)
         rendered, errors = await attempt(work)
         return TemplatePreview(rendered=rendered, user_errors=errors)
 
@@ -303,7 +282,7 @@ class MessagingQueries:
         after: str | None = None,
         contact_id: strawberry.ID | None = None,
         source_id: strawberry.ID | None = None,
-        status: MessageStatus | None = None,
+        status: str | None = None,
     ) -> Connection[Message]:
         page = await message_log.list_messages(
             info.context.caller(),
@@ -311,7 +290,7 @@ class MessagingQueries:
             after,
             contact_id=contact_id,
             source_id=source_id,
-            status=status.value if status else None,
+            status=status,
         )
         return connection(page, Message.of)
 
@@ -340,14 +319,14 @@ class MessagingMutations:
     async def configure_channel(
         self,
         info: strawberry.Info,
-        channel: Channel,
+        channel: str,
         provider: str,
         config: JSON,
         location_id: strawberry.ID | None = None,
         enabled: bool = True,
     ) -> ChannelConfigPayload:
         work = providers.configure(
-            info.context.caller(), channel.value, provider, config, location_id, enabled
+            info.context.caller(), channel, provider, config, location_id, enabled
         )
         row, errors = await attempt(work)
         return ChannelConfigPayload(
@@ -356,9 +335,9 @@ class MessagingMutations:
 
     @strawberry.mutation
     async def remove_channel_config(
-        self, info: strawberry.Info, channel: Channel, location_id: strawberry.ID | None = None
+        self, info: strawberry.Info, channel: str, location_id: strawberry.ID | None = None
     ) -> RemovePayload:
-        work = providers.remove(info.context.caller(), channel.value, location_id)
+        work = providers.remove(info.context.caller(), channel, location_id)
         removed, errors = await attempt(work)
         return RemovePayload(removed=bool(removed), user_errors=errors)
 
@@ -367,14 +346,14 @@ class MessagingMutations:
         self,
         info: strawberry.Info,
         name: str,
-        channel: Channel,
+        channel: str,
         fields: JSON,
         description: str = "",
         id: strawberry.ID | None = None,
         sample_contact_id: strawberry.ID | None = None,
     ) -> TemplatePayload:
         work = templates.save_template(
-            info.context.caller(), name, channel.value, fields, description, id, sample_contact_id
+            info.context.caller(), name, channel, fields, description, id, sample_contact_id
         )
         row, errors = await attempt(work)
         return TemplatePayload(template=Template.of(row) if row else None, user_errors=errors)
@@ -396,12 +375,7 @@ class MessagingMutations:
         caps = None
         if frequency_caps is not None:
             caps = [
-                {
-                    "channel": c.channel.value if c.channel else None,
-                    "limit": c.limit,
-                    "days": c.days,
-                }
-                for c in frequency_caps
+                {"channel": c.channel, "limit": c.limit, "days": c.days} for c in frequency_caps
             ]
         quiet = {"start": quiet_hours.start, "end": quiet_hours.end} if quiet_hours else None
         work = sending_rules.update(

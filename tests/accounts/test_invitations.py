@@ -11,7 +11,7 @@ from documents.message import OutboundMessage
 from resolvers.accounts import users
 from resolvers.core import runtime
 from tests.conftest import free_port
-from tests.helpers import eventually, new_tenant, unique_email
+from tests.helpers import eventually, gid, new_tenant, unique_email
 from tests.smtp_server import smtp_server
 
 INVITE = """mutation($email: String!, $role: Role!) {
@@ -63,7 +63,10 @@ async def test_invite_deliver_accept_and_login(api, services):
 
     session = await api.login(address, "a long new password")
     viewer = await api.gql(session, "{ viewer { role workspaceId } }")
-    assert viewer["viewer"] == {"role": "MARKETER", "workspaceId": tenant.workspace_id}
+    assert viewer["viewer"] == {
+        "role": "MARKETER",
+        "workspaceId": gid("Workspace", tenant.workspace_id),
+    }
     listed = await api.gql(tenant.secret_key, "{ members { edges { node { email role } } } }")
     assert {"email": address, "role": "MARKETER"} in [e["node"] for e in listed["members"]["edges"]]
     duplicate = await api.gql(tenant.secret_key, INVITE, {"email": address, "role": "VIEWER"})
