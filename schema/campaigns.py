@@ -17,7 +17,7 @@ from strawberry.scalars import JSON
 
 from resolvers.campaigns import define, lifecycle
 from schema.errors import UserError, attempt
-from schema.node import Node, gid, gid_or_none
+from schema.node import Node, gid, gid_or_none, raw_ids_in
 from schema.pagination import Connection, connection
 
 T = TypeVar("T")
@@ -490,6 +490,8 @@ def _data(input: CampaignInput) -> dict[str, Any]:
     for key in ("segment_ids", "exclude_segment_ids"):
         if data.get(key) is not None:
             data[key] = [str(v) for v in data[key]]
+    if data.get("variants"):  # template ids in JSON: stored raw
+        data["variants"] = raw_ids_in(data["variants"])
     return data
 
 

@@ -19,7 +19,7 @@ from strawberry.scalars import JSON
 
 from resolvers.journeys import define, lifecycle
 from schema.errors import UserError, attempt, user_error
-from schema.node import Node, gid, gid_or_none, stored_gid
+from schema.node import Node, gid, gid_or_none, raw_ids_in, stored_gid
 from schema.pagination import Connection, connection
 
 T = TypeVar("T")
@@ -516,7 +516,7 @@ def _data(input: JourneyInput) -> dict[str, Any]:
                 "id": n.id,
                 "type": n.type,
                 "position": {"x": n.position.x, "y": n.position.y} if n.position else None,
-                "settings": n.settings,
+                "settings": raw_ids_in(n.settings),
             }
             for n in input.nodes
         ]

@@ -29,10 +29,11 @@ class IdInput(str):
         return value
 
 
-def _parse_id(value: Any) -> str:
-    text = str(value)
-    decoded = global_ids.decode(text)
-    return IdInput(decoded[1], decoded[0]) if decoded else text
+def _parse_id(value: Any) -> Any:
+    if not isinstance(value, str):  # Undefined (invalid) and the like pass through
+        return value
+    decoded = global_ids.decode(value)
+    return IdInput(decoded[1], decoded[0]) if decoded else value
 
 
 def install_id_decoding() -> None:
@@ -41,13 +42,14 @@ def install_id_decoding() -> None:
     wrapped, once per process; output is unchanged (`gid` encodes)."""
     if getattr(GraphQLID, "_reach_global_ids", False):
         return
-    coerce, literal = GraphQLID.parse_value, GraphQLID.parse_literal
-
-    def parse_literal(node: Any, variables: Any = None) -> Any:
-        return _parse_id(literal(node, variables))
-
-    GraphQLID.parse_value = lambda value: _parse_id(coerce(value))  # type: ignore[method-assign]
-    GraphQLID.parse_literal = parse_literal  # type: ignore[method-assign]
+    # graphql-core 3.3 coerces through coerce_input_value/coerce_input_literal; the
+    # deprecated parse_value/parse_literal are wrapped too for anything still calling them.
+    for name in ("coerce_input_value", "parse_value"):
+        original = getattr(GraphQLID, name)
+        setattr(GraphQLID, name, lambda value, _o=original: _parse_id(_o(value)))
+    for name in ("coerce_input_literal", "parse_literal"):
+        original = getattr(GraphQLID, name)
+        setattr(GraphQLID, name, lambda *args, _o=original: _parse_id(_o(*args)))
     GraphQLID._reach_global_ids = True  # type: ignore[attr-defined]
 
 
@@ -57,14 +59,6 @@ def gid(kind: str, raw: Any) -> strawberry.ID:
 
 def gid_or_none(kind: str, raw: Any) -> strawberry.ID | None:
     return gid(kind, raw) if raw else None
-
-
-def want(value: Any, kind: str) -> Any:
-    """`value` for a resolver that matches ids as strings: a global id of another type
-    becomes one that matches nothing (not found), never another type's document."""
-    if value is None or getattr(value, "kind", kind) == kind:
-        return value
-    return f"wrong-type:{value.kind}"
 
 
 @strawberry.interface(description="An object with a global id: `node(id:)` fetches it back.")
@@ -80,3 +74,16 @@ def stored_gid(kind: str, value: Any) -> strawberry.ID | None:
     if global_ids.is_raw(value):
         return gid(kind, value.lower())
     return strawberry.ID(value) if global_ids.decode(value) else None
+
+
+def raw_ids_in(value: Any) -> Any:
+    """JSON input (segment rules, journey node settings, a variant's template ids) with
+    every global id in it replaced by its raw ObjectId, as ids are stored and matched."""
+    if isinstance(value, str):
+        decoded = global_ids.decode(value)
+        return decoded[1] if decoded else value
+    if isinstance(value, list):
+        return [raw_ids_in(v) for v in value]
+    if isinstance(value, dict):
+        return {k: raw_ids_in(v) for k, v in value.items()}
+    return value

@@ -18,7 +18,7 @@ from resolvers.contacts import read
 from resolvers.segments import define, live_counts, static
 from schema.contacts import Contact
 from schema.errors import UserError, attempt
-from schema.node import Node, gid, gid_or_none
+from schema.node import Node, gid, gid_or_none, raw_ids_in
 from schema.pagination import Connection, connection
 
 T = TypeVar("T")
@@ -181,7 +181,9 @@ class SegmentQueries:
         sample_size: int = 10,
         location_id: strawberry.ID | None = None,
     ) -> SegmentPreview:
-        result, errors = await attempt(define.preview(_ctx(info), rules, sample_size, location_id))
+        result, errors = await attempt(
+            define.preview(_ctx(info), raw_ids_in(rules), sample_size, location_id)
+        )
         if result is None:
             return SegmentPreview(user_errors=errors)
         return SegmentPreview(
@@ -195,7 +197,7 @@ class SegmentMutations:
     async def create_segment(self, info: strawberry.Info, input: SegmentInput) -> SegmentPayload:
         data = {
             "name": input.name,
-            "rules": input.rules,
+            "rules": raw_ids_in(input.rules),
             "description": input.description,
             "tags": input.tags,
             "location_id": input.location_id,
@@ -208,7 +210,7 @@ class SegmentMutations:
     ) -> SegmentPayload:
         data: dict[str, Any] = {
             "name": input.name,
-            "rules": input.rules,
+            "rules": raw_ids_in(input.rules),
             "description": input.description,
             "tags": input.tags,
         }

@@ -18,7 +18,7 @@ from engine.csv_mapping import MAX_FILE_BYTES
 from reach.http.limits import ROUTE_LIMITS
 from resolvers.contacts import csv_export, csv_import
 from resolvers.events import ingest
-from tests.helpers import eventually, new_tenant
+from tests.helpers import eventually, new_tenant, raw
 from tests.tracking_helpers import contacts_of, events_of
 
 JOB_FIELDS = """id status filename totalRows processedRows accepted rejected
@@ -161,7 +161,7 @@ async def test_import_upserts_by_identity_and_reports_each_bad_row(api, services
     assert people["eve@example.com"]["properties"]["first_name"] == FORMULA
     events = await events_of(t)
     assert len(events) == 5 and {e.source for e in events} == {"import"}
-    assert not await ImportFile.find({"job_id": PydanticObjectId(job["id"])}).to_list()
+    assert not await ImportFile.find({"job_id": PydanticObjectId(raw(job["id"]))}).to_list()
 
 
 async def test_whole_file_problems_come_back_at_once(api, services, held):
@@ -586,7 +586,7 @@ async def test_graphql_multipart_upload(api, services):
 
     async def imported():
         # The import job counts the row done after its contact is fully written.
-        job = await ImportJob.get(PydanticObjectId(payload["importJob"]["id"]))
+        job = await ImportJob.get(PydanticObjectId(raw(payload["importJob"]["id"])))
         return job if job and job.status == "completed" else None
 
     await eventually(imported)

@@ -17,7 +17,7 @@ from documents.partner_webhook import WebhookDelivery
 from resolvers.events import store
 from resolvers.partners import delivery as dispatcher
 from tests.campaign_helpers import add_segment, call, create, definition
-from tests.helpers import eventually, new_tenant
+from tests.helpers import eventually, new_tenant, raw
 from tests.query_plans import RECORDER
 from tests.segments.test_segments import create_segment
 from tests.tracking_helpers import basic
@@ -111,7 +111,7 @@ async def test_outage_is_retried_with_backoff_and_recovery_delivers(api, provide
     await identify(api, t, "u-outage", {"plan": "free"})
     [row] = await settled(api, t, endpoint_id, 1)
     assert row["status"] == "pending" and row["attempts"][0]["statusCode"] == 500
-    stored = await WebhookDelivery.get(PydanticObjectId(row["id"]))
+    stored = await WebhookDelivery.get(PydanticObjectId(raw(row["id"])))
     first_retry = stored.next_attempt_at - stored.attempts[0]["at"]
     assert timedelta(seconds=5) <= first_retry <= timedelta(seconds=5.5)
     # Not yet due: a sweep just before the retry time sends nothing.

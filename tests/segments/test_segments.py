@@ -18,7 +18,7 @@ from engine.stats import day_key
 from reach import scheduler
 from resolvers.core import jobs
 from resolvers.segments import membership, recompute
-from tests.helpers import eventually, new_tenant
+from tests.helpers import eventually, new_tenant, raw
 from tests.tracking_helpers import basic
 
 SEGMENT_FIELDS = "id name description tags rules kind memberCount locationId timeDependent"
@@ -465,7 +465,7 @@ async def test_time_windows_lapse_without_events(api, services):
         ]
     )
     await Segment.get_pymongo_collection().update_one(
-        {"_id": PydanticObjectId(recent["id"])}, {"$set": {"member_count": 1}}
+        {"_id": PydanticObjectId(raw(recent["id"]))}, {"$set": {"member_count": 1}}
     )
 
     await recompute.refresh_time_windows(ws)
