@@ -287,7 +287,7 @@ class SegmentSubscriptions:
     ) -> AsyncGenerator[SegmentMembershipChange]:
         async for change in live_counts.watch_changes(_ctx(info), segment_id):
             yield SegmentMembershipChange(
-                segment_id=segment_id,
+                segment_id=gid("Segment", segment_id),
                 contact_id=gid("Contact", change["contactId"]),
                 change=MembershipChange(change["change"]),
             )

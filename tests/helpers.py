@@ -25,6 +25,13 @@ def raw(global_id: str) -> str:
     return decoded[1]
 
 
+def as_raw(value: str) -> str:
+    """The raw ObjectId of a global id, a raw id unchanged: for helpers that read the
+    database with an id a test got from GraphQL or from a document."""
+    decoded = global_ids.decode(value)
+    return decoded[1] if decoded else value
+
+
 class Client:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http

@@ -31,7 +31,7 @@ from tests.campaign_helpers import (
     stored,
     until_status,
 )
-from tests.helpers import eventually, new_tenant
+from tests.helpers import as_raw, eventually, new_tenant, raw
 from tests.sending_helpers import configure
 
 UNSUBSCRIBE = (
@@ -51,7 +51,7 @@ async def _sent_events(tenant, campaign_id: str) -> Counter:
         {
             "workspace_id": PydanticObjectId(tenant.workspace_id),
             "event": {"$in": ["email_sent", "sms_sent"]},
-            "properties.source_id": campaign_id,
+            "properties.source_id": as_raw(campaign_id),
         }
     ).to_list()
     return Counter(str(e.contact_id) for e in events)
@@ -114,7 +114,7 @@ async def test_pause_and_resume_send_nothing_twice(api, services, monkeypatch):
     ids = [await add_contact(api, t, email=f"p{i}@example.com", tags=["all"]) for i in range(40)]
     everyone = await add_segment(api, t, "All", {"tag": "all"})
     campaign = await create(api, t.secret_key, definition([everyone], channels=["email"]))
-    cid = campaign["id"]
+    cid = raw(campaign["id"])
     await call(api, t.secret_key, "scheduleCampaign", cid)
 
     async def some_rows():
@@ -159,7 +159,7 @@ async def test_pause_after_the_fanout_holds_what_is_still_to_deliver(
         await add_contact(api, t, phone=phone, tags=["slow"])
     everyone = await add_segment(api, t, "Slow", {"tag": "slow"})
     campaign = await create(api, t.secret_key, definition([everyone], channels=["sms"]))
-    cid = campaign["id"]
+    cid = raw(campaign["id"])
     await call(api, t.secret_key, "scheduleCampaign", cid)
     await until_status(t, cid, "sent")  # every row queued; at most 2 a second go out
 
@@ -272,6 +272,7 @@ async def test_per_outlet_execution(api, services, provider_server):
     campaign = await create(api, t.secret_key, outlets)
     await call(api, t.secret_key, "scheduleCampaign", campaign["id"])
     done = await until_status(t, campaign["id"], "completed")
+    bandra, juhu = raw(bandra), raw(juhu)  # stored rows hold raw ids
     assert sorted(done.runs["run1"]["branches"]) == sorted([bandra, juhu])
     sent = {str(r.contact_id): r for r in await rows(t, campaign["id"])}
     assert set(sent) == {b1, b2, j1}  # one execution per outlet, each its own contacts
@@ -428,7 +429,7 @@ async def test_a_lost_fanout_job_is_revived_without_duplicates(api, services):
     later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     data = definition([everyone], channels=["email"], schedule={"sendAt": later})
     campaign = await create(api, t.secret_key, data)
-    cid = campaign["id"]
+    cid = raw(campaign["id"])
     await call(api, t.secret_key, "scheduleCampaign", cid)
     # The state a killed worker leaves: the run started, two messages queued, no cursor.
     now = datetime.now(UTC)
