@@ -117,7 +117,7 @@ async def test_smtp_outage_is_retried_and_recorded(api, services):
     previous, rt.smtp_url = rt.smtp_url, f"smtp://127.0.0.1:{free_port()}"  # nobody listens
     try:
         data = await api.gql(tenant.secret_key, INVITE, {"email": unique_email(), "role": "VIEWER"})
-        key = f"invitation:{data['inviteUser']['invitation']['id']}"
+        key = f"invitation:{raw(data['inviteUser']['invitation']['id'])}"
 
         async def failed():
             return await OutboundMessage.find_one({"idempotency_key": key, "status": "failed"})

@@ -98,7 +98,7 @@ async def test_partner_receives_signed_contact_and_segment_events(api, provider_
     assert len(received) == 2 and all(r.signature_ok for r in received)
     by_type = {r.json["type"]: r for r in received}
     entered = by_type["segment.entered"]
-    assert entered.json["data"]["segment_id"] == segment["id"]
+    assert entered.json["data"]["segment_id"] == raw(segment["id"])  # webhooks: raw ids
     assert entered.headers["webhook-id"].startswith("msg_")
     assert {r.headers["webhook-id"] for r in received} == {r["eventId"] for r in rows}
     assert by_type["contact.created"].json["data"]["user_id"] == "u1"
@@ -174,7 +174,7 @@ async def test_repeated_failure_disables_the_endpoint_with_a_notice(api, provide
             "action": "webhook_endpoint.auto_disabled",
         }
     )
-    assert notice is not None and notice.target_id == endpoint_id
+    assert notice is not None and notice.target_id == raw(endpoint_id)
 
 
 async def test_410_gone_disables_at_once(api, provider_server):
