@@ -211,7 +211,7 @@ async def test_campaign_audience_send_claims_dispatch_and_attribution(api, seede
             row = await OutboundMessage.find_one(
                 {
                     "workspace_id": PydanticObjectId(tenant.workspace_id),
-                    "source_id": campaign["id"],
+                    "source_id": raw(campaign["id"]),
                     "converted_at": {"$ne": None},
                 }
             )
