@@ -87,7 +87,7 @@ async def test_audience_exclusions_fallback_and_consent(api, services):
         assert by_contact[opted_out].sent_at is None
         assert by_contact[opted_out].reason.startswith("no_channel")
     assert await _sent_events(t, campaign["id"]) == Counter({ana: 1, bo: 1})
-    assert by_contact[ana].idempotency_key == f"campaign:{campaign['id']}:1:{ana}"
+    assert by_contact[ana].idempotency_key == f"campaign:{raw(campaign['id'])}:1:{ana}"
     assert done.counters == {"skipped:no_channel": 2}
     assert done.runs["run1"]["targeted"] == 4
 
@@ -353,7 +353,7 @@ async def test_recurring_runs_in_a_timezone(api, services):
     assert await runs.start_run(back, second + timedelta(seconds=1))
     await eventually(lambda: _sent_rows(t, campaign["id"], 2))
     keys = sorted(r.idempotency_key for r in await rows(t, campaign["id"]))
-    assert keys == [f"campaign:{campaign['id']}:{n}:{ana}" for n in (1, 2)]
+    assert keys == [f"campaign:{raw(campaign['id'])}:{n}:{ana}" for n in (1, 2)]
     # Not due yet: the tick leaves it alone.
     assert (
         await runs.start_due(datetime.now(UTC)) == 0 or (await stored(t, campaign["id"])).run == 2
