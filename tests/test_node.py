@@ -10,6 +10,8 @@ from documents.contact import Contact
 from documents.journey import Enrollment, Journey
 from documents.message import OutboundMessage
 from engine import global_ids
+from schema import build_schema
+from schema.context import GraphQLContext
 from tests.helpers import gid, new_tenant, raw
 from tests.query_plans import RECORDER
 
@@ -158,3 +160,18 @@ async def test_nodes_refuses_more_than_a_hundred_ids(api, services):
     t = await new_tenant()
     errors = await api.errors(t.secret_key, NODES, {"ids": [gid("Contact", "0" * 24)] * 101})
     assert "at most 100" in errors[0]["message"]
+
+
+async def test_nodes_costs_one_object_per_id(services):
+    schema = build_schema(mask_errors=False, introspection=True, max_cost=100)
+    # 1 + n ids * (1 + 1): the list's length multiplies what each node selects.
+    query = "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"
+    thirty = [gid("Contact", "0" * 24)] * 30
+    result = await schema.execute(
+        query, variable_values={"ids": thirty}, context_value=GraphQLContext(None, None)
+    )
+    assert not any("Query cost" in e.message for e in result.errors or [])
+    fifty = ", ".join(f'"{i}"' for i in [gid("Contact", "0" * 24)] * 50)
+    literal = "{ nodes(ids: [%s]) { id ... on Contact { email } } }" % fifty
+    result = await schema.execute(literal, context_value=GraphQLContext(None, None))
+    assert result.errors[0].message == "Query cost 101 exceeds the limit 100; ask for fewer items."
