@@ -15,6 +15,7 @@ from strawberry.extensions import (
 
 from engine.errors import DomainError
 from schema.mutations import Mutation
+from schema.node import install_id_decoding
 from schema.queries import Query
 from schema.query_cost import QueryCostLimiter
 from schema.subscriptions import Subscription
@@ -58,6 +59,10 @@ def build_schema(
                 should_mask_error=_is_unexpected, error_message="Internal server error."
             )
         )
+    install_id_decoding()  # `ID` inputs: a global id or a raw ObjectId
     return strawberry.Schema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
     )

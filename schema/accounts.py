@@ -31,6 +31,7 @@ from schema.accounts_types import (
     Workspace,
 )
 from schema.errors import UserError, attempt
+from schema.node import gid
 from schema.pagination import Connection, connection
 
 
@@ -246,7 +247,7 @@ class AccountMutations:
         return SessionPayload(
             token=session.token,
             expires_at=session.expires_at,
-            workspace_id=strawberry.ID(str(session.principal.workspace_id)),
+            workspace_id=gid("Workspace", session.principal.workspace_id),
             user_errors=[],
         )
 
@@ -280,8 +281,8 @@ class AccountQueries:
             label=p.label,
             role=Role(p.role) if p.role else None,
             permissions=sorted(perm.value for perm in p.permissions),
-            workspace_id=strawberry.ID(str(p.workspace_id)),
-            organization_id=strawberry.ID(str(p.organization_id)),
+            workspace_id=gid("Workspace", p.workspace_id),
+            organization_id=gid("Organization", p.organization_id),
         )
 
     @strawberry.field(description="The workspace the credentials act in.")

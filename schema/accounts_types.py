@@ -9,6 +9,8 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from schema.node import Node, gid, gid_or_none
+
 
 @strawberry.enum
 class Role(Enum):
@@ -35,7 +37,7 @@ class ApiKeyKind(Enum):
 
 
 @strawberry.type
-class Workspace:
+class Workspace(Node):
     id: strawberry.ID
     organization_id: strawberry.ID
     name: str
@@ -48,8 +50,8 @@ class Workspace:
     @staticmethod
     def of(doc: Any) -> Workspace:
         return Workspace(
-            id=strawberry.ID(str(doc.id)),
-            organization_id=strawberry.ID(str(doc.organization_id)),
+            id=gid("Workspace", doc.id),
+            organization_id=gid("Organization", doc.organization_id),
             name=doc.name,
             timezone=doc.timezone,
             default_country=doc.default_country,
@@ -58,7 +60,7 @@ class Workspace:
 
 
 @strawberry.type
-class Location:
+class Location(Node):
     id: strawberry.ID
     name: str
     code: str
@@ -68,7 +70,7 @@ class Location:
     @staticmethod
     def of(doc: Any) -> Location:
         return Location(
-            id=strawberry.ID(str(doc.id)),
+            id=gid("Location", doc.id),
             name=doc.name,
             code=doc.code,
             timezone=doc.timezone,
@@ -77,7 +79,7 @@ class Location:
 
 
 @strawberry.type
-class Property:
+class Property(Node):
     id: strawberry.ID
     name: str
     platform: Platform
@@ -87,16 +89,16 @@ class Property:
     @staticmethod
     def of(doc: Any) -> Property:
         return Property(
-            id=strawberry.ID(str(doc.id)),
+            id=gid("Property", doc.id),
             name=doc.name,
             platform=Platform(doc.platform),
-            location_id=strawberry.ID(str(doc.location_id)) if doc.location_id else None,
+            location_id=gid_or_none("Location", doc.location_id),
             created_at=doc.created_at,
         )
 
 
 @strawberry.type
-class ApiKey:
+class ApiKey(Node):
     id: strawberry.ID
     kind: ApiKeyKind
     name: str
@@ -113,12 +115,12 @@ class ApiKey:
     @staticmethod
     def of(doc: Any) -> ApiKey:
         return ApiKey(
-            id=strawberry.ID(str(doc.id)),
+            id=gid("ApiKey", doc.id),
             kind=ApiKeyKind(doc.kind),
             name=doc.name,
             prefix=doc.prefix,
             scopes=list(doc.scopes),
-            property_id=strawberry.ID(str(doc.property_id)) if doc.property_id else None,
+            property_id=gid_or_none("Property", doc.property_id),
             created_by=doc.created_by,
             created_at=doc.created_at,
             revoked_at=doc.revoked_at,
@@ -137,7 +139,7 @@ class Member:
     @staticmethod
     def of(member: Any) -> Member:
         return Member(
-            user_id=strawberry.ID(str(member.user.id)),
+            user_id=gid("User", member.user.id),
             email=member.user.email,
             name=member.user.name,
             role=Role(member.membership.role),
@@ -146,7 +148,7 @@ class Member:
 
 
 @strawberry.type
-class Invitation:
+class Invitation(Node):
     id: strawberry.ID
     email: str
     role: Role
@@ -158,7 +160,7 @@ class Invitation:
     @staticmethod
     def of(doc: Any) -> Invitation:
         return Invitation(
-            id=strawberry.ID(str(doc.id)),
+            id=gid("Invitation", doc.id),
             email=doc.email,
             role=Role(doc.role),
             invited_by=doc.invited_by,
@@ -169,7 +171,7 @@ class Invitation:
 
 
 @strawberry.type
-class AuditEntry:
+class AuditEntry(Node):
     id: strawberry.ID
     action: str
     actor_kind: str
@@ -183,7 +185,7 @@ class AuditEntry:
     @staticmethod
     def of(doc: Any) -> AuditEntry:
         return AuditEntry(
-            id=strawberry.ID(str(doc.id)),
+            id=gid("AuditEntry", doc.id),
             action=doc.action,
             actor_kind=doc.actor_kind,
             actor_id=doc.actor_id,

@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 
 from resolvers.analytics import funnels, reports, retention, trend_updates, trends
 from schema.contacts import Channel
+from schema.node import gid, gid_or_none
 
 
 @strawberry.enum(description="The width of a time bucket, in the query's time zone.")
@@ -372,10 +373,10 @@ class ReportRow:
     def of(cls, r: reports.Row) -> ReportRow:
         return cls(
             source_type=r.source_type,
-            source_id=strawberry.ID(r.source_id),
+            source_id=gid(r.source_type.capitalize(), r.source_id),
             name=r.name,
             channel=r.channel,
-            location_id=strawberry.ID(r.location_id) if r.location_id else None,
+            location_id=gid_or_none("Location", r.location_id),
             **{
                 k: getattr(r, k)
                 for k in (

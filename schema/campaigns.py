@@ -17,6 +17,7 @@ from strawberry.scalars import JSON
 
 from resolvers.campaigns import define, lifecycle
 from schema.errors import UserError, attempt
+from schema.node import Node, gid, gid_or_none, raw_ids_in
 from schema.pagination import Connection, connection
 
 T = TypeVar("T")
@@ -305,7 +306,7 @@ def _schedule(value: dict[str, Any]) -> CampaignSchedule | None:
 
 
 @strawberry.type
-class Campaign:
+class Campaign(Node):
     id: strawberry.ID
     name: str
     description: str
@@ -363,7 +364,7 @@ class Campaign:
         trigger, goal, paid, test = doc.trigger, doc.conversion_goal, doc.paid_audience, doc.ab_test
         approval = doc.approval
         return Campaign(
-            id=strawberry.ID(str(doc.id)),
+            id=gid("Campaign", doc.id),
             name=doc.name,
             description=doc.description,
             tags=list(doc.tags),
@@ -371,9 +372,9 @@ class Campaign:
             goal=doc.goal,
             kind=CampaignKind(doc.kind),
             status=CampaignStatus(doc.status),
-            segment_ids=[strawberry.ID(s) for s in doc.segment_ids],
-            exclude_segment_ids=[strawberry.ID(s) for s in doc.exclude_segment_ids],
-            location_id=strawberry.ID(str(doc.location_id)) if doc.location_id else None,
+            segment_ids=[gid("Segment", s) for s in doc.segment_ids],
+            exclude_segment_ids=[gid("Segment", s) for s in doc.exclude_segment_ids],
+            location_id=gid_or_none("Location", doc.location_id),
             all_outlets=doc.all_outlets,
             channels=list(doc.channels),
             variants=[
@@ -392,7 +393,7 @@ class Campaign:
             trigger=CampaignTrigger(
                 event=trigger.get("event"),
                 where=trigger.get("where"),
-                segment_id=trigger.get("segment_id"),
+                segment_id=gid_or_none("Segment", trigger.get("segment_id")),
                 cooldown_hours=trigger.get("cooldown_hours") or 0,
             )
             if trigger
@@ -564,6 +565,8 @@ def _data(input: CampaignInput) -> dict[str, Any]:
     for key in ("segment_ids", "exclude_segment_ids"):
         if data.get(key) is not None:
             data[key] = [str(v) for v in data[key]]
+    if data.get("variants"):  # template ids in JSON: stored raw
+        data["variants"] = raw_ids_in(data["variants"])
     return data
 
 
@@ -696,7 +699,7 @@ class CampaignMutations:
     ) -> DeleteCampaignPayload:
         deleted, errors = await attempt(define.delete_campaign(_ctx(info), id))
         return DeleteCampaignPayload(
-            deleted_campaign_id=strawberry.ID(deleted) if deleted else None, user_errors=errors
+            deleted_campaign_id=gid_or_none("Campaign", deleted), user_errors=errors
         )
 
 
@@ -708,7 +711,7 @@ class CampaignSubscriptions:
     ) -> AsyncGenerator[CampaignProgress]:
         async for p in define.watch_progress(_ctx(info), campaign_id):
             yield CampaignProgress(
-                campaign_id=strawberry.ID(p.campaign_id),
+                campaign_id=gid("Campaign", p.campaign_id),
                 status=CampaignStatus(p.status),
                 run=p.run,
                 targeted=p.targeted,

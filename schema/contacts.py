@@ -18,6 +18,7 @@ from resolvers.segments import define
 from schema.accounts_types import Location
 from schema.errors import UserError, attempt
 from schema.loaders import load_many, load_one
+from schema.node import Node, gid, gid_or_none
 from schema.pagination import Connection, connection
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class EventStat:
 
 
 @strawberry.type
-class Event:
+class Event(Node):
     id: strawberry.ID
     type: str
     event: str | None
@@ -89,12 +90,12 @@ class Event:
     context: JSON
     timestamp: datetime
     received_at: datetime
-    location_id: str | None
+    location_id: strawberry.ID | None
 
     @staticmethod
     def of(doc: Any) -> Event:
         return Event(
-            id=strawberry.ID(str(doc.id)),
+            id=gid("Event", doc.id),
             type=doc.type,
             event=doc.event,
             message_id=doc.message_id,
@@ -105,12 +106,12 @@ class Event:
             context=doc.context,
             timestamp=doc.timestamp,
             received_at=doc.received_at,
-            location_id=doc.location_id,
+            location_id=gid_or_none("Location", doc.location_id),
         )
 
 
 @strawberry.type
-class Contact:
+class Contact(Node):
     id: strawberry.ID
     user_id: str | None
     anonymous_ids: list[str]
@@ -186,15 +187,15 @@ class Contact:
     @staticmethod
     def of(doc: Any) -> Contact:
         return Contact(
-            id=strawberry.ID(str(doc.id)),
+            id=gid("Contact", doc.id),
             user_id=doc.user_id,
             anonymous_ids=list(doc.anonymous_ids),
             email=doc.email,
             phone=doc.phone,
             properties=doc.properties,
             tags=list(doc.tags),
-            segment_ids=[strawberry.ID(s) for s in doc.segments],
-            location_id=strawberry.ID(str(doc.location_id)) if doc.location_id else None,
+            segment_ids=[gid("Segment", s) for s in doc.segments],
+            location_id=gid_or_none("Location", doc.location_id),
             created_at=doc.created_at,
             last_active_at=doc.last_active_at,
             last_messaged_at=doc.last_messaged_at,
@@ -423,7 +424,7 @@ class ContactMutations:
     ) -> DeleteContactPayload:
         deleted, errors = await attempt(edit.delete_contact(info.context.caller(), id))
         return DeleteContactPayload(
-            deleted_contact_id=strawberry.ID(deleted) if deleted else None, user_errors=errors
+            deleted_contact_id=gid_or_none("Contact", deleted), user_errors=errors
         )
 
     @strawberry.mutation

@@ -17,6 +17,7 @@ from strawberry.scalars import JSON
 
 from resolvers.contacts import csv_import
 from schema.errors import UserError, attempt
+from schema.node import Node, gid
 
 
 @strawberry.enum
@@ -35,7 +36,7 @@ class ImportRowError:
 
 
 @strawberry.type
-class ImportJob:
+class ImportJob(Node):
     id: strawberry.ID
     status: ImportStatus
     filename: str
@@ -64,7 +65,7 @@ class ImportJob:
             return [ImportRowError(row=p.row, column=p.column, reason=p.reason) for p in items]
 
         return ImportJob(
-            id=strawberry.ID(str(doc.id)),
+            id=gid("ImportJob", doc.id),
             status=ImportStatus(doc.status),
             filename=doc.filename,
             total_rows=doc.total_rows,

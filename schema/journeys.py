@@ -19,6 +19,7 @@ from strawberry.scalars import JSON
 
 from resolvers.journeys import define, lifecycle
 from schema.errors import UserError, attempt, user_error
+from schema.node import Node, gid, gid_or_none, raw_ids_in, stored_gid
 from schema.pagination import Connection, connection
 
 T = TypeVar("T")
@@ -97,7 +98,7 @@ class TriggerSettings:
     )
     event: str | None = None
     where: JSON | None = None
-    segment_id: str | None = None
+    segment_id: strawberry.ID | None = None
     property: str | None = None
     offset_days: int | None = None
     annual: bool | None = None
@@ -195,7 +196,7 @@ def node_of(doc: dict[str, Any]) -> JourneyNode:
             kind=_str(s.get("kind")),
             event=_str(s.get("event")),
             where=s.get("where"),
-            segment_id=_str(s.get("segment_id")),
+            segment_id=stored_gid("Segment", s.get("segment_id")),
             property=_str(s.get("property")),
             offset_days=_int(s.get("offset_days")),
             annual=s.get("annual") if isinstance(s.get("annual"), bool) else None,
@@ -256,7 +257,7 @@ class JourneySettings:
     reentry: Reentry
     cooldown_hours: int | None = None
     exit_event: str | None = None
-    exit_segment_id: str | None = None
+    exit_segment_id: strawberry.ID | None = None
     goal: JourneyGoal | None = None
 
     @staticmethod
@@ -270,7 +271,7 @@ class JourneySettings:
             reentry=reentry,
             cooldown_hours=_int(raw.get("cooldown_hours")),
             exit_event=_str(raw.get("exit_event")),
-            exit_segment_id=_str(raw.get("exit_segment_id")),
+            exit_segment_id=stored_gid("Segment", raw.get("exit_segment_id")),
             goal=JourneyGoal(
                 event=_str(goal.get("event")), window_hours=_int(goal.get("window_hours"))
             )
@@ -320,7 +321,7 @@ class EnrollmentStep:
 
 
 @strawberry.type
-class JourneyEnrollment:
+class JourneyEnrollment(Node):
     id: strawberry.ID
     journey_id: strawberry.ID
     contact_id: strawberry.ID
@@ -340,9 +341,9 @@ class JourneyEnrollment:
     @staticmethod
     def of(doc: Any) -> JourneyEnrollment:
         return JourneyEnrollment(
-            id=strawberry.ID(str(doc.id)),
-            journey_id=strawberry.ID(str(doc.journey_id)),
-            contact_id=strawberry.ID(str(doc.contact_id)),
+            id=gid("JourneyEnrollment", doc.id),
+            journey_id=gid("Journey", doc.journey_id),
+            contact_id=gid("Contact", doc.contact_id),
             version=doc.version,
             status=EnrollmentStatus(doc.status),
             node_id=doc.node_id,
@@ -366,7 +367,7 @@ def _ctx(info: strawberry.Info):
 
 
 @strawberry.type
-class Journey:
+class Journey(Node):
     id: strawberry.ID
     name: str
     description: str
@@ -425,7 +426,7 @@ class Journey:
     @staticmethod
     def of(doc: Any) -> Journey:
         return Journey(
-            id=strawberry.ID(str(doc.id)),
+            id=gid("Journey", doc.id),
             name=doc.name,
             description=doc.description,
             status=JourneyStatus(doc.status),
@@ -515,7 +516,7 @@ def _data(input: JourneyInput) -> dict[str, Any]:
                 "id": n.id,
                 "type": n.type,
                 "position": {"x": n.position.x, "y": n.position.y} if n.position else None,
-                "settings": n.settings,
+                "settings": raw_ids_in(n.settings),
             }
             for n in input.nodes
         ]
@@ -671,7 +672,7 @@ class JourneyMutations:
     ) -> DeleteJourneyPayload:
         deleted, errors = await attempt(define.delete_journey(_ctx(info), id))
         return DeleteJourneyPayload(
-            deleted_journey_id=strawberry.ID(deleted) if deleted else None, user_errors=errors
+            deleted_journey_id=gid_or_none("Journey", deleted), user_errors=errors
         )
 
     @strawberry.mutation(description="The API trigger: start a run for a contact now.")

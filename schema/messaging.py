@@ -14,15 +14,19 @@ from resolvers.contacts import devices
 from resolvers.messaging import engagement, inbox, message_log, providers, sending_rules, templates
 from schema.contacts import Contact
 from schema.errors import UserError, attempt
+from schema.node import Node, gid, gid_or_none
 from schema.pagination import Connection, connection
 
 
-def _id(value: Any) -> strawberry.ID | None:
-    return strawberry.ID(str(value)) if value is not None else None
+def _source_id(row: Any) -> strawberry.ID | None:
+    """A campaign's or journey's global id; a system send has none."""
+    if row.source in ("campaign", "journey") and row.source_id:
+        return gid(row.source.capitalize(), row.source_id)
+    return row.source_id
 
 
 @strawberry.type
-class ChannelConfig:
+class ChannelConfig(Node):
     id: strawberry.ID
     channel: str
     provider: str
@@ -37,10 +41,10 @@ class ChannelConfig:
     @staticmethod
     def of(row: Any) -> ChannelConfig:
         return ChannelConfig(
-            id=strawberry.ID(str(row.id)),
+            id=gid("ChannelConfig", row.id),
             channel=row.channel,
             provider=row.provider,
-            location_id=_id(row.location_id),
+            location_id=gid_or_none("Location", row.location_id),
             settings=row.settings,
             secret_fields=providers.secret_names(row),
             enabled=row.enabled,
@@ -49,7 +53,7 @@ class ChannelConfig:
 
 
 @strawberry.type
-class Template:
+class Template(Node):
     id: strawberry.ID
     name: str
     channel: str
@@ -60,7 +64,7 @@ class Template:
     @staticmethod
     def of(row: Any) -> Template:
         return Template(
-            id=strawberry.ID(str(row.id)),
+            id=gid("Template", row.id),
             name=row.name,
             channel=row.channel,
             fields=row.fields,
@@ -70,13 +74,13 @@ class Template:
 
 
 @strawberry.type
-class Message:
+class Message(Node):
     id: strawberry.ID
     contact_id: strawberry.ID | None
     channel: str
     provider: str
     source: str
-    source_id: str | None
+    source_id: strawberry.ID | None
     step: str
     variant: str | None
     status: str
@@ -97,12 +101,12 @@ class Message:
     @staticmethod
     def of(row: Any) -> Message:
         return Message(
-            id=strawberry.ID(str(row.id)),
-            contact_id=_id(row.contact_id),
+            id=gid("Message", row.id),
+            contact_id=gid_or_none("Contact", row.contact_id),
             channel=row.channel,
             provider=row.provider,
             source=row.source,
-            source_id=row.source_id,
+            source_id=_source_id(row),
             step=row.step,
             variant=row.variant,
             status=row.status,
@@ -123,7 +127,7 @@ class Message:
 
 
 @strawberry.type
-class InboxItem:
+class InboxItem(Node):
     id: strawberry.ID
     message_id: strawberry.ID
     title: str
@@ -136,8 +140,8 @@ class InboxItem:
     @staticmethod
     def of(row: Any) -> InboxItem:
         return InboxItem(
-            id=strawberry.ID(str(row.id)),
-            message_id=strawberry.ID(str(row.message_id)),
+            id=gid("InboxItem", row.id),
+            message_id=gid("Message", row.message_id),
             title=row.title,
             body=row.body,
             url=row.url,
@@ -416,4 +420,4 @@ class MessagingSubscriptions:
         self, info: strawberry.Info, contact_id: strawberry.ID
     ) -> AsyncGenerator[strawberry.ID]:
         async for message_id in inbox.watch(info.context.caller(), contact_id):
-            yield strawberry.ID(message_id)
+            yield gid("Message", message_id)

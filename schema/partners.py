@@ -12,11 +12,12 @@ from strawberry.scalars import JSON
 from resolvers.partners import endpoints
 from resolvers.partners.event_types import EVENT_TYPES
 from schema.errors import UserError, attempt
+from schema.node import Node, gid
 from schema.pagination import Connection, connection
 
 
 @strawberry.type
-class WebhookEndpoint:
+class WebhookEndpoint(Node):
     id: strawberry.ID
     url: str
     event_types: list[str]
@@ -30,7 +31,7 @@ class WebhookEndpoint:
     @staticmethod
     def of(doc: Any) -> WebhookEndpoint:
         return WebhookEndpoint(
-            id=strawberry.ID(str(doc.id)),
+            id=gid("WebhookEndpoint", doc.id),
             url=doc.url,
             event_types=list(doc.event_types),
             status=doc.status,
@@ -49,7 +50,7 @@ class WebhookAttempt:
 
 
 @strawberry.type
-class WebhookDelivery:
+class WebhookDelivery(Node):
     id: strawberry.ID
     endpoint_id: strawberry.ID
     event_id: str = strawberry.field(description="The webhook-id header; kept on replays.")
@@ -63,8 +64,8 @@ class WebhookDelivery:
     @staticmethod
     def of(doc: Any) -> WebhookDelivery:
         return WebhookDelivery(
-            id=strawberry.ID(str(doc.id)),
-            endpoint_id=strawberry.ID(str(doc.endpoint_id)),
+            id=gid("WebhookDelivery", doc.id),
+            endpoint_id=gid("WebhookEndpoint", doc.endpoint_id),
             event_id=doc.event_id,
             type=doc.type,
             payload=doc.payload,

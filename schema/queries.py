@@ -11,6 +11,7 @@ from schema.contacts import ContactQueries
 from schema.contacts_csv import ImportQueries
 from schema.journeys import JourneyQueries
 from schema.messaging import MessagingQueries
+from schema.node_queries import NodeQueries
 from schema.partners import PartnerQueries
 from schema.segments import SegmentQueries
 from schema.segments_language import SegmentLanguageQueries
@@ -28,5 +29,6 @@ class Query(
     JourneyQueries,
     PartnerQueries,
     AnalyticsQueries,
+    NodeQueries,
 ):
     pass

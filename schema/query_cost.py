@@ -25,6 +25,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
@@ -34,11 +35,22 @@ from strawberry.extensions import SchemaExtension
 
 # Arguments that say how many items a field returns, by their GraphQL names.
 SIZE_ARGUMENTS = ("first", "last", "sampleSize")
+# List arguments whose length is how many items the field returns (`nodes(ids:)`).
+LIST_SIZE_ARGUMENTS = ("ids",)
 DEFAULT_PAGE_SIZE = 20  # resolvers.core.pagination.paginate's default
 
 
 def _size(field: GraphQLField, node: FieldNode, variables: Mapping[str, Any]) -> int:
     """How many items the field returns (1 for a field that takes no size argument)."""
+    for name in LIST_SIZE_ARGUMENTS:
+        if name not in field.args:
+            continue
+        given = next((a.value for a in node.arguments or () if a.name.value == name), None)
+        if isinstance(given, ListValueNode):
+            return max(len(given.values), 1)
+        if isinstance(given, VariableNode):
+            value = variables.get(given.name.value)
+            return max(len(value), 1) if isinstance(value, list) else 1
     for name in SIZE_ARGUMENTS:
         definition = field.args.get(name)
         if definition is None:

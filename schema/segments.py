@@ -18,6 +18,7 @@ from resolvers.contacts import read
 from resolvers.segments import define, live_counts, static
 from schema.contacts import Contact
 from schema.errors import UserError, attempt
+from schema.node import Node, gid, gid_or_none, raw_ids_in
 from schema.pagination import Connection, connection
 
 T = TypeVar("T")
@@ -36,7 +37,7 @@ class MembershipChange(Enum):
 
 
 @strawberry.type
-class Segment:
+class Segment(Node):
     id: strawberry.ID
     name: str
     description: str
@@ -62,14 +63,14 @@ class Segment:
     @staticmethod
     def of(doc: Any) -> Segment:
         return Segment(
-            id=strawberry.ID(str(doc.id)),
+            id=gid("Segment", doc.id),
             name=doc.name,
             description=doc.description,
             tags=list(doc.tags),
             rules=doc.rules,
             kind=SegmentKind(doc.kind),
             member_count=doc.member_count,
-            location_id=strawberry.ID(str(doc.location_id)) if doc.location_id else None,
+            location_id=gid_or_none("Location", doc.location_id),
             time_dependent=doc.time_dependent,
             created_at=doc.created_at,
             updated_at=doc.updated_at,
@@ -180,7 +181,9 @@ class SegmentQueries:
         sample_size: int = 10,
         location_id: strawberry.ID | None = None,
     ) -> SegmentPreview:
-        result, errors = await attempt(define.preview(_ctx(info), rules, sample_size, location_id))
+        result, errors = await attempt(
+            define.preview(_ctx(info), raw_ids_in(rules), sample_size, location_id)
+        )
         if result is None:
             return SegmentPreview(user_errors=errors)
         return SegmentPreview(
@@ -194,7 +197,7 @@ class SegmentMutations:
     async def create_segment(self, info: strawberry.Info, input: SegmentInput) -> SegmentPayload:
         data = {
             "name": input.name,
-            "rules": input.rules,
+            "rules": raw_ids_in(input.rules),
             "description": input.description,
             "tags": input.tags,
             "location_id": input.location_id,
@@ -207,7 +210,7 @@ class SegmentMutations:
     ) -> SegmentPayload:
         data: dict[str, Any] = {
             "name": input.name,
-            "rules": input.rules,
+            "rules": raw_ids_in(input.rules),
             "description": input.description,
             "tags": input.tags,
         }
@@ -227,7 +230,7 @@ class SegmentMutations:
     ) -> DeleteSegmentPayload:
         deleted, errors = await attempt(define.delete_segment(_ctx(info), id))
         return DeleteSegmentPayload(
-            deleted_segment_id=strawberry.ID(deleted) if deleted else None, user_errors=errors
+            deleted_segment_id=gid_or_none("Segment", deleted), user_errors=errors
         )
 
     @strawberry.mutation(
@@ -284,7 +287,7 @@ class SegmentSubscriptions:
     ) -> AsyncGenerator[SegmentMembershipChange]:
         async for change in live_counts.watch_changes(_ctx(info), segment_id):
             yield SegmentMembershipChange(
-                segment_id=segment_id,
-                contact_id=strawberry.ID(change["contactId"]),
+                segment_id=gid("Segment", segment_id),
+                contact_id=gid("Contact", change["contactId"]),
                 change=MembershipChange(change["change"]),
             )

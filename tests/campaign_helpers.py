@@ -8,7 +8,7 @@ from beanie import PydanticObjectId
 
 from documents.campaign import Campaign
 from documents.message import OutboundMessage
-from tests.helpers import eventually
+from tests.helpers import as_raw, eventually, raw
 
 FIELDS = (
     "id name status kind mode goal run nextRunAt segmentIds excludeSegmentIds channels "
@@ -74,9 +74,10 @@ def definition(segment_ids: list[str], **extra: Any) -> dict[str, Any]:
 
 
 async def add_contact(api, tenant, **fields: Any) -> str:
+    """The new contact's raw id (what stored rows hold; GraphQL accepts it as input)."""
     data = await api.gql(tenant.secret_key, CREATE_CONTACT, {"input": fields})
     assert data["createContact"]["userErrors"] == [], data
-    return data["createContact"]["contact"]["id"]
+    return raw(data["createContact"]["contact"]["id"])
 
 
 async def add_segment(api, tenant, name: str, rules: dict, **extra: Any) -> str:
@@ -109,14 +110,18 @@ async def get(api, token: str, campaign_id: str) -> dict[str, Any]:
 
 async def rows(tenant, campaign_id: str, **query: Any) -> list[OutboundMessage]:
     return await OutboundMessage.find(
-        {"workspace_id": PydanticObjectId(tenant.workspace_id), "source_id": campaign_id, **query}
+        {
+            "workspace_id": PydanticObjectId(tenant.workspace_id),
+            "source_id": as_raw(campaign_id),
+            **query,
+        }
     ).to_list()
 
 
 async def stored(tenant, campaign_id: str) -> Campaign:
     return await Campaign.find_one(
         {
-            "_id": PydanticObjectId(campaign_id),
+            "_id": PydanticObjectId(as_raw(campaign_id)),
             "workspace_id": PydanticObjectId(tenant.workspace_id),
         }
     )

@@ -9,7 +9,27 @@ from typing import Any
 
 import httpx
 
+from engine import global_ids
 from resolvers.accounts.bootstrap import Provisioned, provision
+
+
+def gid(type_name: str, raw_id: Any) -> str:
+    """The GraphQL (global) id of a document: what the API returns for `str(doc.id)`."""
+    return global_ids.encode(type_name, raw_id)
+
+
+def raw(global_id: str) -> str:
+    """The raw ObjectId hex a global id carries (fails the test if it is not one)."""
+    decoded = global_ids.decode(global_id)
+    assert decoded is not None, f"not a global id: {global_id!r}"
+    return decoded[1]
+
+
+def as_raw(value: str) -> str:
+    """The raw ObjectId of a global id, a raw id unchanged: for helpers that read the
+    database with an id a test got from GraphQL or from a document."""
+    decoded = global_ids.decode(value)
+    return decoded[1] if decoded else value
 
 
 class Client:

@@ -9,7 +9,7 @@ from beanie import PydanticObjectId
 
 from documents.message import OutboundMessage
 from resolvers.messaging import queue
-from tests.helpers import eventually
+from tests.helpers import eventually, raw
 
 CREATE_CONTACT = """mutation($input: ContactInput!) {
   createContact(input: $input) { contact { id } userErrors { field message code } }
@@ -26,7 +26,7 @@ async def contact(api, tenant, **fields: Any) -> PydanticObjectId:
     data = await api.gql(tenant.secret_key, CREATE_CONTACT, {"input": fields})
     payload = data["createContact"]
     assert payload["userErrors"] == [], payload
-    return PydanticObjectId(payload["contact"]["id"])
+    return PydanticObjectId(raw(payload["contact"]["id"]))
 
 
 async def configure(api, tenant, channel: str, config: dict[str, Any], loc: str | None = None):

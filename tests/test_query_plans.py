@@ -31,7 +31,7 @@ from resolvers.messaging import dispatch, queue
 from resolvers.partners import delivery as partner_delivery
 from resolvers.segments import recompute
 from tests.campaign_helpers import add_segment, create, definition, until_status
-from tests.helpers import eventually, new_tenant
+from tests.helpers import eventually, new_tenant, raw
 from tests.query_plans import RECORDER, Index, declared_indexes, problem, violations
 from tests.tracking_helpers import basic
 
@@ -211,14 +211,14 @@ async def test_campaign_audience_send_claims_dispatch_and_attribution(api, seede
             row = await OutboundMessage.find_one(
                 {
                     "workspace_id": PydanticObjectId(tenant.workspace_id),
-                    "source_id": campaign["id"],
+                    "source_id": raw(campaign["id"]),
                     "converted_at": {"$ne": None},
                 }
             )
             return row
 
         await eventually(attributed, timeout=60)
-        stored = await Campaign.get(PydanticObjectId(campaign["id"]))
+        stored = await Campaign.get(PydanticObjectId(raw(campaign["id"])))
         await analytics.analytics(stored)
         await analytics.analytics(stored, run=1)
     _check(captured)

@@ -24,6 +24,7 @@ import pymongo
 import pytest
 
 from tests.conftest import free_port
+from tests.helpers import raw
 
 pytestmark = pytest.mark.slow
 
@@ -395,7 +396,7 @@ def test_standalone_worker_joins_embedded_serve(tmp_path: Path, spawn) -> None:
         payload = gql(http, creds["secret_key"], INVITE, serve)["inviteUser"]
     assert payload["userErrors"] == [], payload
     assert payload["inviteUrl"]
-    key = f"invitation:{payload['invitation']['id']}"
+    key = f"invitation:{raw(payload['invitation']['id'])}"
 
     mongodb_uri = json.loads((data_dir / "runtime.json").read_text())["mongodb_uri"]
     client: pymongo.MongoClient = pymongo.MongoClient(mongodb_uri, serverSelectionTimeoutMS=10_000)

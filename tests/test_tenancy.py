@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from documents.credential import ApiKey
 from documents.workspace import Location, Workspace
-from tests.helpers import new_tenant
+from tests.helpers import as_raw, gid, new_tenant
 
 
 async def _setup(api, tenant):
@@ -39,8 +39,9 @@ async def test_a_key_of_workspace_a_cannot_read_workspace_b(api, services):
     )
     assert data["location"] is None and data["property"] is None
     text = str(data)
-    for foreign in (b_location, b.property_id, b.workspace_id, b_key, b.owner_email):
-        assert foreign not in text
+    as_global = (gid("Property", b.property_id), gid("Workspace", b.workspace_id))
+    for foreign in (b_location, b.property_id, b.workspace_id, b_key, b.owner_email, *as_global):
+        assert foreign not in text and as_raw(foreign) not in text
 
 
 async def test_a_key_of_workspace_a_cannot_change_workspace_b(api, services):
@@ -76,10 +77,11 @@ async def test_a_key_of_workspace_a_cannot_change_workspace_b(api, services):
         payload = (await api.gql(a.secret_key, query, {"id": target}))[mutation]
         assert payload["userErrors"][0]["code"] == "NOT_FOUND", mutation
         assert target not in str({k: v for k, v in payload.items() if k != "userErrors"})
+        assert not any(v for k, v in payload.items() if k != "userErrors"), mutation
     # Nothing of B's changed, and its key still works.
-    assert (await Location.get(b_location)).name == "Store"
+    assert (await Location.get(as_raw(b_location))).name == "Store"
     assert (await Workspace.get(b.workspace_id)).name == "Main"
-    assert (await ApiKey.get(b_key)).revoked_at is None
+    assert (await ApiKey.get(as_raw(b_key))).revoked_at is None
     data = await api.gql(b.secret_key, "{ workspace { name } }")
     assert data["workspace"]["name"] == "Main"
     data = await api.gql(b.secret_key, "{ auditEntries { edges { node { actorLabel } } } }")

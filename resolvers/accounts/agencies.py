@@ -17,7 +17,7 @@ def _require_owner(ctx: RequestContext) -> None:
 
 
 async def _agency(agency_organization_id: str) -> Organization:
-    oid = parse_id(agency_organization_id)
+    oid = parse_id(agency_organization_id, "Organization")
     agency = await Organization.get(oid) if oid else None
     if agency is None or agency.kind != "agency":
         raise NotFound("Agency organization not found.", field="agencyOrganizationId")

@@ -8,13 +8,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from beanie import PydanticObjectId
+
 from documents.credential import ApiKey
 from engine.access import Permission, parse_scopes
 from engine.errors import InvalidInput, NotFound
 from engine.keys import SECRET_PREFIX, WRITE_PREFIX, new_key
 from engine.names import clean_name
 from resolvers.accounts.sdk_properties import get_property
-from resolvers.core import audit
+from resolvers.core import audit, lookup
 from resolvers.core.context import RequestContext, parse_id
 from resolvers.core.pagination import Page, paginate
 
@@ -75,7 +77,7 @@ async def _issue(
 
 async def revoke_key(ctx: RequestContext, key_id: str) -> ApiKey:
     ctx.require(Permission.ADMIN)
-    oid = parse_id(key_id)
+    oid = parse_id(key_id, "ApiKey")
     key = await ApiKey.find_one({"_id": oid, "workspace_id": ctx.workspace_id}) if oid else None
     if key is None:
         raise NotFound("API key not found.", field="id")
@@ -96,3 +98,9 @@ async def list_keys(
     if kind:
         query["kind"] = kind
     return await paginate(ApiKey, query, first, after)
+
+
+async def api_keys_by_ids(ctx: RequestContext, ids: list[str]) -> dict[PydanticObjectId, ApiKey]:
+    """`node`/DataLoader fetch: one `_id` query in the caller's workspace."""
+    ctx.require(Permission.ADMIN)
+    return await lookup.by_ids(ctx, ApiKey, ids)

@@ -185,7 +185,7 @@ async def login(email: str, password: str, workspace_id: str | None = None) -> S
         raise Unauthenticated("Invalid email or password.")
     await rt.redis.delete(failures_key)
     if workspace_id:
-        oid = parse_id(workspace_id)
+        oid = parse_id(workspace_id, "Workspace")
         workspace = await Workspace.get(oid) if oid else None
         role = await role_in_workspace(user.id, workspace) if workspace else None
         if workspace is None or role is None:
@@ -202,7 +202,7 @@ async def switch_workspace(ctx: RequestContext, workspace_id: str) -> Session:
     if ctx.principal.user_id is None:
         raise Forbidden("Only dashboard users switch workspaces; API keys belong to one.")
     user = await User.get(ctx.principal.user_id)
-    oid = parse_id(workspace_id)
+    oid = parse_id(workspace_id, "Workspace")
     workspace = await Workspace.get(oid) if oid else None
     role = await role_in_workspace(user.id, workspace) if workspace and user else None
     if user is None or workspace is None or role is None:

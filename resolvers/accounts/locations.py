@@ -16,7 +16,7 @@ from resolvers.core.pagination import Page, paginate
 
 async def get_location(ctx: RequestContext, location_id: str) -> Location | None:
     ctx.require(Permission.READ)
-    oid = parse_id(location_id)
+    oid = parse_id(location_id, "Location")
     if oid is None:
         return None
     return await Location.find_one({"_id": oid, "workspace_id": ctx.workspace_id})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from beanie import PydanticObjectId
+
 from documents.workspace import Property
 from engine.access import Permission
 from engine.errors import InvalidInput, NotFound
 from engine.names import clean_name
 from resolvers.accounts.locations import get_location
-from resolvers.core import audit
+from resolvers.core import audit, lookup
 from resolvers.core.context import RequestContext, parse_id
 from resolvers.core.pagination import Page, paginate
 
@@ -16,7 +18,7 @@ PLATFORMS = ("web", "ios", "android", "kiosk", "server")
 
 async def get_property(ctx: RequestContext, property_id: str) -> Property | None:
     ctx.require(Permission.READ)
-    oid = parse_id(property_id)
+    oid = parse_id(property_id, "Property")
     if oid is None:
         return None
     return await Property.find_one({"_id": oid, "workspace_id": ctx.workspace_id})
@@ -60,3 +62,11 @@ async def rename_property(ctx: RequestContext, property_id: str, name: str) -> P
         ctx.principal, "property.renamed", "property", prop.id, {"from": old, "to": prop.name}
     )
     return prop
+
+
+async def properties_by_ids(
+    ctx: RequestContext, ids: list[str]
+) -> dict[PydanticObjectId, Property]:
+    """`node`/DataLoader fetch: one `_id` query in the caller's workspace."""
+    ctx.require(Permission.READ)
+    return await lookup.by_ids(ctx, Property, ids)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
 from channels.base import Outgoing
@@ -18,7 +19,7 @@ from engine.names import check_password, clean_email, clean_name
 from resolvers.accounts.auth import Session, issue_session
 from resolvers.accounts.invitation_mail import send_email_once
 from resolvers.accounts.passwords import hash_password, verify_password
-from resolvers.core import audit, jobs, runtime
+from resolvers.core import audit, jobs, lookup, runtime
 from resolvers.core.context import RequestContext, parse_id
 from resolvers.core.pagination import Page, paginate
 
@@ -96,7 +97,7 @@ def _token_key(invitation: Invitation) -> str:
 
 async def deliver_invitation(invitation_id: str) -> None:
     """Worker step: email the accept link, exactly once per invitation."""
-    oid = parse_id(invitation_id)
+    oid = parse_id(invitation_id, "Invitation")
     invitation = await Invitation.get(oid) if oid else None
     if invitation is None or invitation.accepted_at or invitation.revoked_at:
         return
@@ -173,3 +174,11 @@ async def accept_invitation(token: str, name: str, password: str) -> Session:
     )
     await runtime.get().redis.delete(_token_key(invitation))
     return issue_session(user, workspace, invitation.role)
+
+
+async def invitations_by_ids(
+    ctx: RequestContext, ids: list[str]
+) -> dict[PydanticObjectId, Invitation]:
+    """`node`/DataLoader fetch: one `_id` query in the caller's workspace."""
+    ctx.require(Permission.ADMIN)
+    return await lookup.by_ids(ctx, Invitation, ids)

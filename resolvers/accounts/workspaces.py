@@ -41,7 +41,7 @@ async def list_workspaces(ctx: RequestContext, first: int | None, after: str | N
 async def _administered(ctx: RequestContext, workspace_id: str) -> Workspace:
     """A workspace the caller may administer, or NotFound (never a hint that it exists)."""
     ctx.require(Permission.ADMIN)
-    oid = parse_id(workspace_id)
+    oid = parse_id(workspace_id, "Workspace")
     if oid == ctx.workspace_id:
         workspace = await Workspace.get(oid)
     elif oid is not None and ctx.principal.user_id is not None:
@@ -127,3 +127,14 @@ async def update_workspace(
             workspace_id=workspace.id,
         )
     return workspace
+
+
+async def workspaces_by_ids(
+    ctx: RequestContext, ids: list[str]
+) -> dict[PydanticObjectId, Workspace]:
+    """`node` fetch: only the caller's own workspace (another workspace's id is absent)."""
+    ctx.require(Permission.READ)
+    if ctx.workspace_id not in {parse_id(i) for i in ids}:
+        return {}
+    found = await Workspace.get(ctx.workspace_id)
+    return {found.id: found} if found else {}

@@ -13,6 +13,8 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
+from beanie import PydanticObjectId
+
 from documents.campaign import Campaign
 from engine.access import Permission
 from engine.errors import Conflict, InvalidInput, NotFound
@@ -21,7 +23,7 @@ from engine.names import clean_name
 from resolvers.accounts.locations import get_location
 from resolvers.campaigns import analytics, listeners, validation
 from resolvers.campaigns import progress as campaign_progress
-from resolvers.core import audit, vault
+from resolvers.core import audit, lookup, vault
 from resolvers.core.context import RequestContext, parse_id
 from resolvers.core.pagination import Page, paginate
 from resolvers.messaging import templates
@@ -35,7 +37,7 @@ class Locked(Conflict):
 
 async def get_campaign(ctx: RequestContext, campaign_id: str) -> Campaign | None:
     ctx.require(Permission.READ)
-    oid = parse_id(campaign_id)
+    oid = parse_id(campaign_id, "Campaign")
     if oid is None:
         return None
     return await Campaign.find_one({"_id": oid, "workspace_id": ctx.workspace_id})
@@ -264,3 +266,9 @@ async def watch_progress(ctx: RequestContext, campaign_id: str):
     campaign = await require_campaign(ctx, campaign_id, field="campaignId")
     async for progress in campaign_progress.watch_progress(ctx.workspace_id, campaign.id):
         yield progress
+
+
+async def campaigns_by_ids(ctx: RequestContext, ids: list[str]) -> dict[PydanticObjectId, Campaign]:
+    """`node`/DataLoader fetch: one `_id` query in the caller's workspace."""
+    ctx.require(Permission.READ)
+    return await lookup.by_ids(ctx, Campaign, ids)

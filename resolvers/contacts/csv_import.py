@@ -36,7 +36,7 @@ from engine.csv_mapping import RowError
 from engine.errors import DomainError, InvalidInput, NotFound
 from engine.names import clean_name
 from resolvers.accounts import custom_fields
-from resolvers.core import audit, jobs, live
+from resolvers.core import audit, jobs, live, lookup
 from resolvers.core.context import Principal, RequestContext, parse_id
 from resolvers.events import ingest
 
@@ -108,7 +108,7 @@ async def start_import(
 
 async def get_import(ctx: RequestContext, job_id: str) -> ImportJob | None:
     ctx.require(Permission.READ)
-    oid = parse_id(job_id)
+    oid = parse_id(job_id, "ImportJob")
     if oid is None:
         return None
     return await ImportJob.find_one({"_id": oid, "workspace_id": ctx.workspace_id})
@@ -220,7 +220,7 @@ class _Progress:
 
 async def run_import(job_id: str) -> None:
     """Worker step: import the job's rows, resuming after its last checkpoint."""
-    oid = parse_id(job_id)
+    oid = parse_id(job_id, "ImportJob")
     job = await _claim(oid) if oid else None
     if job is None:
         return  # unknown, or finished already (a retried message)
@@ -365,3 +365,11 @@ async def _publish(job: ImportJob, status: str, progress: _Progress) -> None:
             "rejected": progress.rejected,
         },
     )
+
+
+async def import_jobs_by_ids(
+    ctx: RequestContext, ids: list[str]
+) -> dict[PydanticObjectId, ImportJob]:
+    """`node`/DataLoader fetch: one `_id` query in the caller's workspace."""
+    ctx.require(Permission.READ)
+    return await lookup.by_ids(ctx, ImportJob, ids)

@@ -47,7 +47,7 @@ async def contact_filter(
     if tag is not None:
         query["tags"] = tag
     if location_id is not None:
-        query["location_id"] = parse_id(location_id) or "no-such-location"
+        query["location_id"] = parse_id(location_id, "Location") or "no-such-location"
     if search and search.strip():
         ids = await _search(query, search.strip()[:100])
         return {"_id": {"$in": ids}, **query}
@@ -97,7 +97,7 @@ async def list_contacts(
 async def get_contact(ctx: RequestContext, contact_id: str) -> Contact | None:
     """A contact by id; the id of a contact merged into another finds the survivor."""
     ctx.require(Permission.READ)
-    oid = parse_id(contact_id)
+    oid = parse_id(contact_id, "Contact")
     if oid is None:
         return None
     contact = await Contact.find_one({"_id": oid, "workspace_id": ctx.workspace_id})
@@ -127,3 +127,9 @@ async def list_segment_members(
 async def contacts_by_ids(ctx: RequestContext, ids: list[str]) -> dict[PydanticObjectId, Contact]:
     ctx.require(Permission.READ)
     return await lookup.by_ids(ctx, Contact, ids)
+
+
+async def events_by_ids(ctx: RequestContext, ids: list[str]) -> dict[PydanticObjectId, Event]:
+    """`node`/DataLoader fetch: one `_id` query in the caller's workspace."""
+    ctx.require(Permission.READ)
+    return await lookup.by_ids(ctx, Event, ids)

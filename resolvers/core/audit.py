@@ -10,6 +10,7 @@ from documents.audit import AuditEntry
 from engine.access import Permission
 from resolvers.core import live
 from resolvers.core.context import Principal, RequestContext
+from resolvers.core.lookup import by_ids
 from resolvers.core.pagination import Page, paginate
 
 TOPIC = "audit"
@@ -63,3 +64,11 @@ async def watch(ctx: RequestContext):
         entry = await get_entry(ctx, event["id"])
         if entry is not None:
             yield entry
+
+
+async def audit_entries_by_ids(
+    ctx: RequestContext, ids: list[str]
+) -> dict[PydanticObjectId, AuditEntry]:
+    """`node`/DataLoader fetch: one `_id` query in the caller's workspace."""
+    ctx.require(Permission.ADMIN)
+    return await by_ids(ctx, AuditEntry, ids)

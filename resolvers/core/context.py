@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from beanie import PydanticObjectId
 
+from engine import global_ids
 from engine.access import Permission
 from engine.errors import Forbidden
 
@@ -46,9 +47,22 @@ class RequestContext:
             )
 
 
-def parse_id(value: str, field: str = "id") -> PydanticObjectId | None:
-    """An id from a caller; None when it is not even well-formed (treated as not found)."""
+def parse_id(value: object, kind: str | None = None) -> PydanticObjectId | None:
+    """An id from a caller: a raw ObjectId or a global id (engine.global_ids). None when
+    it is not well-formed, or when it is a global id of another type than `kind` (a
+    Segment's id given as a contact's), so it is treated as not found, never as another
+    type's document. The schema decodes global ids on input (schema.node) into a raw hex
+    string that remembers its type; that type is checked here too."""
+    if value is None:
+        return None
+    text = str(value)
+    claimed = getattr(value, "kind", None)
+    decoded = global_ids.decode(text)
+    if decoded is not None:
+        claimed, text = decoded
+    if kind is not None and claimed is not None and claimed != kind:
+        return None
     try:
-        return PydanticObjectId(value)
+        return PydanticObjectId(text)
     except Exception:
         return None

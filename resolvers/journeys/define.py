@@ -32,7 +32,7 @@ from engine.journeys import options as journey_options
 from engine.journeys.settings import Context
 from engine.names import clean_name
 from resolvers.accounts.custom_fields import custom_fields
-from resolvers.core import audit
+from resolvers.core import audit, lookup
 from resolvers.core.context import RequestContext, parse_id
 from resolvers.core.pagination import Page, paginate
 from resolvers.journeys import listeners
@@ -54,7 +54,7 @@ class JourneyErrors(Problems):
 
 async def get_journey(ctx: RequestContext, journey_id: str) -> Journey | None:
     ctx.require(Permission.READ)
-    oid = parse_id(journey_id)
+    oid = parse_id(journey_id, "Journey")
     if oid is None:
         return None
     return await Journey.find_one({"_id": oid, "workspace_id": ctx.workspace_id})
@@ -92,7 +92,7 @@ async def list_enrollments(
         # One contact's runs of the journey are few: their ids from the (workspace_id,
         # journey_id, contact_id, ...) indexes, then a page of the named ids (point lookups,
         # status checked on them) instead of an index per filter combination.
-        oid = parse_id(contact_id) or PydanticObjectId("0" * 24)
+        oid = parse_id(contact_id, "Contact") or PydanticObjectId("0" * 24)
         rows = (
             await Enrollment.get_pymongo_collection()
             .find({**scope, "contact_id": oid}, {"_id": 1})
@@ -302,3 +302,17 @@ async def journey_problems(ctx: RequestContext, journey: Journey) -> list[Invali
     """What would stop publishing the journey as it is saved now."""
     data = {"nodes": journey.nodes, "edges": journey.edges, "settings": journey.settings}
     return await validate_journey(ctx, None, data)
+
+
+async def journeys_by_ids(ctx: RequestContext, ids: list[str]) -> dict[PydanticObjectId, Journey]:
+    """`node`/DataLoader fetch: one `_id` query in the caller's workspace."""
+    ctx.require(Permission.READ)
+    return await lookup.by_ids(ctx, Journey, ids)
+
+
+async def enrollments_by_ids(
+    ctx: RequestContext, ids: list[str]
+) -> dict[PydanticObjectId, Enrollment]:
+    """`node`/DataLoader fetch: one `_id` query in the caller's workspace."""
+    ctx.require(Permission.READ)
+    return await lookup.by_ids(ctx, Enrollment, ids)

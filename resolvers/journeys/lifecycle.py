@@ -134,7 +134,7 @@ async def enroll_contact(
         raise Conflict("Only a published journey takes new runs.", field="journeyId")
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("data must be an object.", field="data")
-    oid = parse_id(contact_id)
+    oid = parse_id(contact_id, "Contact")
     contact = oid and await Contact.find_one({"_id": oid, "workspace_id": ctx.workspace_id})
     if not contact:
         raise NotFound("Contact not found.", field="contactId")

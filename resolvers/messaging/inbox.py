@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+from beanie import PydanticObjectId
+
 from documents.inbox import InboxMessage
 from documents.message import OutboundMessage
 from engine.access import Permission
 from engine.errors import InvalidInput, NotFound
 from resolvers.contacts import read
-from resolvers.core import live
+from resolvers.core import live, lookup
 from resolvers.core.context import RequestContext, parse_id
 from resolvers.core.pagination import Page, paginate
 from resolvers.messaging import engagement
@@ -38,7 +40,7 @@ async def mark(ctx: RequestContext, inbox_id: str, action: str) -> InboxMessage:
     ctx.require(Permission.WRITE)
     if action not in ("read", "dismissed"):
         raise InvalidInput("action must be read or dismissed.", field="action")
-    oid = parse_id(inbox_id)
+    oid = parse_id(inbox_id, "InboxItem")
     item = oid and await InboxMessage.find_one({"_id": oid, "workspace_id": ctx.workspace_id})
     if not item:
         raise NotFound("No such inbox message.", field="id")
@@ -66,3 +68,11 @@ async def watch(ctx: RequestContext, contact_id: str) -> AsyncIterator[str]:
         raise NotFound("No such contact.", field="contactId")
     async for payload in live.subscribe(ctx.workspace_id, f"inbox:{contact.id}"):
         yield payload["messageId"]
+
+
+async def inbox_items_by_ids(
+    ctx: RequestContext, ids: list[str]
+) -> dict[PydanticObjectId, InboxMessage]:
+    """`node`/DataLoader fetch: one `_id` query in the caller's workspace."""
+    ctx.require(Permission.READ)
+    return await lookup.by_ids(ctx, InboxMessage, ids)

@@ -17,7 +17,7 @@ from documents.message import OutboundMessage
 from engine.access import Permission
 from engine.cursors import clamp_page_size, decode_cursor, encode_cursor
 from engine.errors import InvalidInput
-from resolvers.core import runtime
+from resolvers.core import lookup, runtime
 from resolvers.core.context import RequestContext, parse_id
 from resolvers.core.pagination import Page
 
@@ -60,7 +60,7 @@ async def list_messages(
     planned: dict[str, Any] = {"workspace_id": ctx.workspace_id}
     rest: dict[str, Any] = {}
     if contact_id is not None:  # the most selective filter is the planned one
-        planned["contact_id"] = parse_id(contact_id)
+        planned["contact_id"] = parse_id(contact_id, "Contact")
     else:
         rest["contact_id"] = {"$ne": None}
     if source_id is not None:
@@ -94,3 +94,11 @@ async def list_messages(
         has_previous_page=after is not None,
         count=count,
     )
+
+
+async def messages_by_ids(
+    ctx: RequestContext, ids: list[str]
+) -> dict[PydanticObjectId, OutboundMessage]:
+    """`node`/DataLoader fetch: one `_id` query in the caller's workspace."""
+    ctx.require(Permission.READ)
+    return await lookup.by_ids(ctx, OutboundMessage, ids)

@@ -20,7 +20,7 @@ from documents.channel import ChannelConfig
 from documents.workspace import Location
 from engine.access import Permission
 from engine.errors import InvalidInput, NotFound
-from resolvers.core import audit, vault
+from resolvers.core import audit, lookup, vault
 from resolvers.core.context import RequestContext, parse_id
 
 _cache: dict[tuple[str, str, str], tuple[datetime, Provider]] = {}
@@ -62,7 +62,7 @@ async def configure(
         raise InvalidInput("config must be a JSON object.", field="config")
     location = None
     if location_id is not None:
-        lid = parse_id(location_id)
+        lid = parse_id(location_id, "Location")
         location = lid and await Location.find_one({"_id": lid, "workspace_id": ctx.workspace_id})
         if location is None:
             raise NotFound("No such location in this workspace.", field="locationId")
@@ -114,7 +114,7 @@ async def list_configs(ctx: RequestContext) -> list[ChannelConfig]:
 
 async def remove(ctx: RequestContext, channel: str, location_id: str | None = None) -> bool:
     ctx.require(Permission.ADMIN)
-    lid = parse_id(location_id) if location_id else None
+    lid = parse_id(location_id, "Location") if location_id else None
     result = await ChannelConfig.get_pymongo_collection().delete_one(
         {"workspace_id": ctx.workspace_id, "channel": channel, "location_id": lid}
     )
@@ -171,3 +171,11 @@ async def provider_for(
 
 def secret_names(row: ChannelConfig) -> list[str]:
     return sorted(registry.SECRET_FIELDS.get(row.provider, frozenset()))
+
+
+async def channel_configs_by_ids(
+    ctx: RequestContext, ids: list[str]
+) -> dict[PydanticObjectId, ChannelConfig]:
+    """`node`/DataLoader fetch: one `_id` query in the caller's workspace."""
+    ctx.require(Permission.READ)
+    return await lookup.by_ids(ctx, ChannelConfig, ids)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
 from documents.contact import Contact
@@ -15,7 +16,7 @@ from engine import templates as rendering
 from engine.access import Permission
 from engine.errors import Conflict, InvalidInput, NotFound, Problems
 from engine.names import clean_name
-from resolvers.core import audit
+from resolvers.core import audit, lookup
 from resolvers.core.context import RequestContext, parse_id
 from resolvers.core.pagination import Page, paginate
 
@@ -36,7 +37,7 @@ async def sample_context(ctx: RequestContext, contact_id: str | None) -> dict[st
     """A template context for checks and previews: the given contact, or a made-up one."""
     contact = SAMPLE_CONTACT
     if contact_id:
-        oid = parse_id(contact_id)
+        oid = parse_id(contact_id, "Contact")
         found = oid and await Contact.get_pymongo_collection().find_one(
             {"_id": oid, "workspace_id": ctx.workspace_id}
         )
@@ -93,7 +94,7 @@ async def save_template(
 
 async def get_template(ctx: RequestContext, template_id: str) -> Template | None:
     ctx.require(Permission.READ)
-    oid = parse_id(template_id)
+    oid = parse_id(template_id, "Template")
     if oid is None:
         return None
     return await Template.find_one({"_id": oid, "workspace_id": ctx.workspace_id})
@@ -133,3 +134,9 @@ async def preview(
         name: rendering.render(source, sample, html=(name == "html"))
         for name, source in fields.items()
     }
+
+
+async def templates_by_ids(ctx: RequestContext, ids: list[str]) -> dict[PydanticObjectId, Template]:
+    """`node`/DataLoader fetch: one `_id` query in the caller's workspace."""
+    ctx.require(Permission.READ)
+    return await lookup.by_ids(ctx, Template, ids)

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from beanie import PydanticObjectId
+
 from channels import transport
 from documents.partner_webhook import WebhookDelivery, WebhookEndpoint
 from engine.access import Permission
 from engine.errors import InvalidInput, NotFound, Problems
-from resolvers.core import audit, vault
+from resolvers.core import audit, lookup, vault
 from resolvers.core.context import RequestContext, parse_id
 from resolvers.core.pagination import Page, paginate
 from resolvers.partners import signing
@@ -79,7 +81,7 @@ async def create(
 
 async def get(ctx: RequestContext, endpoint_id: str) -> WebhookEndpoint:
     ctx.require(Permission.ADMIN)
-    oid = parse_id(endpoint_id)
+    oid = parse_id(endpoint_id, "WebhookEndpoint")
     endpoint = oid and await WebhookEndpoint.find_one(
         {"_id": oid, "workspace_id": ctx.workspace_id}
     )
@@ -161,7 +163,7 @@ async def list_deliveries(
 async def replay(ctx: RequestContext, delivery_id: str) -> WebhookDelivery:
     """Send a delivery again (same webhook-id, so the partner can deduplicate)."""
     ctx.require(Permission.ADMIN)
-    oid = parse_id(delivery_id)
+    oid = parse_id(delivery_id, "WebhookDelivery")
     delivery = oid and await WebhookDelivery.find_one(
         {"_id": oid, "workspace_id": ctx.workspace_id}
     )
@@ -171,3 +173,19 @@ async def replay(ctx: RequestContext, delivery_id: str) -> WebhookDelivery:
     delivery.next_attempt_at = datetime.now(UTC)
     await delivery.save()
     return delivery
+
+
+async def endpoints_by_ids(
+    ctx: RequestContext, ids: list[str]
+) -> dict[PydanticObjectId, WebhookEndpoint]:
+    """`node`/DataLoader fetch: one `_id` query in the caller's workspace."""
+    ctx.require(Permission.ADMIN)
+    return await lookup.by_ids(ctx, WebhookEndpoint, ids)
+
+
+async def deliveries_by_ids(
+    ctx: RequestContext, ids: list[str]
+) -> dict[PydanticObjectId, WebhookDelivery]:
+    """`node`/DataLoader fetch: one `_id` query in the caller's workspace."""
+    ctx.require(Permission.ADMIN)
+    return await lookup.by_ids(ctx, WebhookDelivery, ids)

@@ -49,7 +49,7 @@ class Preview:
 
 async def get_segment(ctx: RequestContext, segment_id: str) -> Segment | None:
     ctx.require(Permission.READ)
-    oid = parse_id(segment_id)
+    oid = parse_id(segment_id, "Segment")
     if oid is None:
         return None
     return await Segment.find_one({"_id": oid, "workspace_id": ctx.workspace_id})

@@ -8,7 +8,7 @@ from documents.user import Membership, User
 from documents.workspace import Workspace
 from resolvers.accounts import bootstrap
 from resolvers.accounts.passwords import hash_password
-from tests.helpers import new_tenant, unique_email
+from tests.helpers import gid, new_tenant, unique_email
 from tests.tracking_helpers import basic, contacts_of
 
 
@@ -192,7 +192,7 @@ async def test_agency_members_act_in_client_workspaces(api, services):
 
     token = await api.login(email, "agent password", client.workspace_id)
     viewer = (await api.gql(token, "{ viewer { role workspaceId } }"))["viewer"]
-    assert viewer == {"role": "MARKETER", "workspaceId": client.workspace_id}
+    assert viewer == {"role": "MARKETER", "workspaceId": gid("Workspace", client.workspace_id)}
 
     revoke = "mutation($id: ID!) { revokeAgencyAccess(agencyOrganizationId: $id) { ok } }"
     assert (await api.gql(owner, revoke, {"id": agency.organization_id}))["revokeAgencyAccess"][

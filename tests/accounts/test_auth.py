@@ -8,7 +8,7 @@ import uuid
 from documents.user import Membership, User
 from resolvers.accounts.passwords import hash_password
 from resolvers.core import runtime
-from tests.helpers import new_tenant, unique_email
+from tests.helpers import gid, new_tenant, unique_email
 
 VIEWER = "{ viewer { kind label role permissions workspaceId } }"
 CREATE_LOCATION = """
@@ -113,7 +113,7 @@ async def test_password_login_issues_a_working_session(api, services):
         "label": tenant.owner_email,
         "role": "OWNER",
         "permissions": ["admin", "approve", "read", "track", "write"],
-        "workspaceId": tenant.workspace_id,
+        "workspaceId": gid("Workspace", tenant.workspace_id),
     }
 
 

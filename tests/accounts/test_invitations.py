@@ -11,7 +11,7 @@ from documents.message import OutboundMessage
 from resolvers.accounts import users
 from resolvers.core import runtime
 from tests.conftest import free_port
-from tests.helpers import eventually, new_tenant, unique_email
+from tests.helpers import eventually, gid, new_tenant, raw, unique_email
 from tests.smtp_server import smtp_server
 
 INVITE = """mutation($email: String!, $role: Role!) {
@@ -41,7 +41,7 @@ async def test_invite_deliver_accept_and_login(api, services):
     payload = data["inviteUser"]
     assert payload["userErrors"] == []
     assert payload["invitation"]["email"] == address
-    sent = await _delivered(payload["invitation"]["id"])
+    sent = await _delivered(raw(payload["invitation"]["id"]))
     assert sent.provider == "sandbox" and sent.to == address
     assert payload["inviteUrl"] in sent.text
 
@@ -63,7 +63,10 @@ async def test_invite_deliver_accept_and_login(api, services):
 
     session = await api.login(address, "a long new password")
     viewer = await api.gql(session, "{ viewer { role workspaceId } }")
-    assert viewer["viewer"] == {"role": "MARKETER", "workspaceId": tenant.workspace_id}
+    assert viewer["viewer"] == {
+        "role": "MARKETER",
+        "workspaceId": gid("Workspace", tenant.workspace_id),
+    }
     listed = await api.gql(tenant.secret_key, "{ members { edges { node { email role } } } }")
     assert {"email": address, "role": "MARKETER"} in [e["node"] for e in listed["members"]["edges"]]
     duplicate = await api.gql(tenant.secret_key, INVITE, {"email": address, "role": "VIEWER"})
@@ -95,7 +98,7 @@ async def test_invitation_goes_out_over_real_smtp_exactly_once(api, services, sm
     tenant = await new_tenant()
     address = unique_email("smtp")
     data = await api.gql(tenant.secret_key, INVITE, {"email": address, "role": "VIEWER"})
-    invitation_id = data["inviteUser"]["invitation"]["id"]
+    invitation_id = raw(data["inviteUser"]["invitation"]["id"])
     sent = await _delivered(invitation_id)
     assert sent.provider == "smtp"
     assert len(smtp_inbox.messages) == 1
@@ -114,7 +117,7 @@ async def test_smtp_outage_is_retried_and_recorded(api, services):
     previous, rt.smtp_url = rt.smtp_url, f"smtp://127.0.0.1:{free_port()}"  # nobody listens
     try:
         data = await api.gql(tenant.secret_key, INVITE, {"email": unique_email(), "role": "VIEWER"})
-        key = f"invitation:{data['inviteUser']['invitation']['id']}"
+        key = f"invitation:{raw(data['inviteUser']['invitation']['id'])}"
 
         async def failed():
             return await OutboundMessage.find_one({"idempotency_key": key, "status": "failed"})

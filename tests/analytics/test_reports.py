@@ -14,7 +14,7 @@ from documents.journey import Journey
 from documents.message import OutboundMessage
 from tests.analytics.helpers import REPORT, identify, seed, track
 from tests.campaign_helpers import ANALYTICS, add_segment, create, definition
-from tests.helpers import new_tenant
+from tests.helpers import gid, new_tenant, raw
 from tests.tracking_helpers import contacts_of
 
 
@@ -57,7 +57,7 @@ async def test_report_rows_and_attribution(api):
             ws,
             c1,
             "campaign",
-            x["id"],
+            raw(x["id"]),
             "email",
             1,
             sent_at=ago(5),
@@ -66,12 +66,12 @@ async def test_report_rows_and_attribution(api):
             converted_at=ago(4),
             revenue=30.0,
         ),
-        _row(ws, c2, "campaign", x["id"], "email", 2),  # skipped: targeted only
+        _row(ws, c2, "campaign", raw(x["id"]), "email", 2),  # skipped: targeted only
         _row(
             ws,
             c1,
             "campaign",
-            y["id"],
+            raw(y["id"]),
             "sms",
             1,
             sent_at=ago(2),
@@ -87,7 +87,7 @@ async def test_report_rows_and_attribution(api):
             PydanticObjectId(other.workspace_id),
             c1,
             "campaign",
-            x["id"],
+            raw(x["id"]),
             "email",
             9,
             sent_at=ago(1),
@@ -138,6 +138,8 @@ async def test_report_rows_and_attribution(api):
         ("campaign", "Report Y", "sms", 1, 1, 1, 0, 0, 1, 0, 0.0),
         ("journey", "Welcome", "email", 1, 1, 0, 1, 0, 0, 0, 0.0),
     ]
+    # Rows name their source by its global id, which node(id:) fetches back.
+    assert [r["sourceId"] for r in own["rows"]] == [x["id"], y["id"], gid("Journey", journey_id)]
     # The campaign's own analytics agree with its report row.
     totals = (await api.gql(tenant.secret_key, ANALYTICS, {"id": x["id"]}))["campaign"][
         "analytics"

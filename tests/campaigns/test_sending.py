@@ -31,7 +31,7 @@ from tests.campaign_helpers import (
     stored,
     until_status,
 )
-from tests.helpers import eventually, new_tenant
+from tests.helpers import as_raw, eventually, new_tenant, raw
 from tests.sending_helpers import configure
 
 UNSUBSCRIBE = (
@@ -51,7 +51,7 @@ async def _sent_events(tenant, campaign_id: str) -> Counter:
         {
             "workspace_id": PydanticObjectId(tenant.workspace_id),
             "event": {"$in": ["email_sent", "sms_sent"]},
-            "properties.source_id": campaign_id,
+            "properties.source_id": as_raw(campaign_id),
         }
     ).to_list()
     return Counter(str(e.contact_id) for e in events)
@@ -87,7 +87,7 @@ async def test_audience_exclusions_fallback_and_consent(api, services):
         assert by_contact[opted_out].sent_at is None
         assert by_contact[opted_out].reason.startswith("no_channel")
     assert await _sent_events(t, campaign["id"]) == Counter({ana: 1, bo: 1})
-    assert by_contact[ana].idempotency_key == f"campaign:{campaign['id']}:1:{ana}"
+    assert by_contact[ana].idempotency_key == f"campaign:{raw(campaign['id'])}:1:{ana}"
     assert done.counters == {"skipped:no_channel": 2}
     assert done.runs["run1"]["targeted"] == 4
 
@@ -114,7 +114,7 @@ async def test_pause_and_resume_send_nothing_twice(api, services, monkeypatch):
     ids = [await add_contact(api, t, email=f"p{i}@example.com", tags=["all"]) for i in range(40)]
     everyone = await add_segment(api, t, "All", {"tag": "all"})
     campaign = await create(api, t.secret_key, definition([everyone], channels=["email"]))
-    cid = campaign["id"]
+    cid = raw(campaign["id"])
     await call(api, t.secret_key, "scheduleCampaign", cid)
 
     async def some_rows():
@@ -159,7 +159,7 @@ async def test_pause_after_the_fanout_holds_what_is_still_to_deliver(
         await add_contact(api, t, phone=phone, tags=["slow"])
     everyone = await add_segment(api, t, "Slow", {"tag": "slow"})
     campaign = await create(api, t.secret_key, definition([everyone], channels=["sms"]))
-    cid = campaign["id"]
+    cid = raw(campaign["id"])
     await call(api, t.secret_key, "scheduleCampaign", cid)
     await until_status(t, cid, "sent")  # every row queued; at most 2 a second go out
 
@@ -272,6 +272,7 @@ async def test_per_outlet_execution(api, services, provider_server):
     campaign = await create(api, t.secret_key, outlets)
     await call(api, t.secret_key, "scheduleCampaign", campaign["id"])
     done = await until_status(t, campaign["id"], "completed")
+    bandra, juhu = raw(bandra), raw(juhu)  # stored rows hold raw ids
     assert sorted(done.runs["run1"]["branches"]) == sorted([bandra, juhu])
     sent = {str(r.contact_id): r for r in await rows(t, campaign["id"])}
     assert set(sent) == {b1, b2, j1}  # one execution per outlet, each its own contacts
@@ -352,7 +353,7 @@ async def test_recurring_runs_in_a_timezone(api, services):
     assert await runs.start_run(back, second + timedelta(seconds=1))
     await eventually(lambda: _sent_rows(t, campaign["id"], 2))
     keys = sorted(r.idempotency_key for r in await rows(t, campaign["id"]))
-    assert keys == [f"campaign:{campaign['id']}:{n}:{ana}" for n in (1, 2)]
+    assert keys == [f"campaign:{raw(campaign['id'])}:{n}:{ana}" for n in (1, 2)]
     # Not due yet: the tick leaves it alone.
     assert (
         await runs.start_due(datetime.now(UTC)) == 0 or (await stored(t, campaign["id"])).run == 2
@@ -428,7 +429,7 @@ async def test_a_lost_fanout_job_is_revived_without_duplicates(api, services):
     later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     data = definition([everyone], channels=["email"], schedule={"sendAt": later})
     campaign = await create(api, t.secret_key, data)
-    cid = campaign["id"]
+    cid = raw(campaign["id"])
     await call(api, t.secret_key, "scheduleCampaign", cid)
     # The state a killed worker leaves: the run started, two messages queued, no cursor.
     now = datetime.now(UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from documents.audit import AuditEntry
-from tests.helpers import new_tenant
+from tests.helpers import gid, new_tenant
 from tests.tracking_helpers import basic, contacts_of, events_of
 
 FIELDS = "id userId email phone properties tags locationId consent { channel status source }"
@@ -265,7 +265,7 @@ async def test_gdpr_erasure_removes_contact_and_events_and_is_audited(api, servi
         "mutation($id: ID!) { deleteContact(id: $id) { deletedContactId userErrors { code } } }",
         {"id": str(gone.id)},
     )
-    assert data["deleteContact"]["deletedContactId"] == str(gone.id)
+    assert data["deleteContact"]["deletedContactId"] == gid("Contact", gone.id)
     assert [c.user_id for c in await contacts_of(t)] == ["stays"]
     assert [e.user_id for e in await events_of(t)] == ["stays"]
     entry = await AuditEntry.find_one({"action": "contact.erased", "target_id": str(gone.id)})

@@ -18,7 +18,7 @@ from engine.csv_mapping import MAX_FILE_BYTES
 from reach.http.limits import ROUTE_LIMITS
 from resolvers.contacts import csv_export, csv_import
 from resolvers.events import ingest
-from tests.helpers import eventually, new_tenant
+from tests.helpers import eventually, new_tenant, raw
 from tests.tracking_helpers import contacts_of, events_of
 
 JOB_FIELDS = """id status filename totalRows processedRows accepted rejected
@@ -161,7 +161,7 @@ async def test_import_upserts_by_identity_and_reports_each_bad_row(api, services
     assert people["eve@example.com"]["properties"]["first_name"] == FORMULA
     events = await events_of(t)
     assert len(events) == 5 and {e.source for e in events} == {"import"}
-    assert not await ImportFile.find({"job_id": PydanticObjectId(job["id"])}).to_list()
+    assert not await ImportFile.find({"job_id": PydanticObjectId(raw(job["id"]))}).to_list()
 
 
 async def test_whole_file_problems_come_back_at_once(api, services, held):
@@ -376,6 +376,7 @@ async def test_a_retried_run_stores_nothing_twice(api, services, held, monkeypat
     job_id = (await api.gql(t.secret_key, IMPORT, {"csv": text}))["importContacts"]["importJob"][
         "id"
     ]
+    job_id = raw(job_id)  # the worker's job message carries the raw id
     real_tagging = csv_import._tag_contacts
     calls = 0
 
@@ -419,6 +420,7 @@ async def test_repeated_failures_end_the_job(api, services, held, monkeypatch):
     job_id = (await api.gql(t.secret_key, IMPORT, {"csv": "email\na@example.com\n"}))[
         "importContacts"
     ]["importJob"]["id"]
+    job_id = raw(job_id)  # the worker's job message carries the raw id
 
     async def broken(*args, **kwargs):
         raise ConnectionError("database unreachable")
@@ -495,7 +497,7 @@ async def test_export_streams_any_contact_query_as_csv(api, services, monkeypatc
     ids = []
     for values in inputs:
         data = await api.gql(t.secret_key, create, {"input": values})
-        ids.append(data["createContact"]["contact"]["id"])
+        ids.append(raw(data["createContact"]["contact"]["id"]))  # exports hold raw ids
 
     response = await api.http.get(
         "/v1/export/contacts", headers=bearer(t.secret_key), params={"tag": "vip", "search": ""}
@@ -586,7 +588,7 @@ async def test_graphql_multipart_upload(api, services):
 
     async def imported():
         # The import job counts the row done after its contact is fully written.
-        job = await ImportJob.get(PydanticObjectId(payload["importJob"]["id"]))
+        job = await ImportJob.get(PydanticObjectId(raw(payload["importJob"]["id"])))
         return job if job and job.status == "completed" else None
 
     await eventually(imported)

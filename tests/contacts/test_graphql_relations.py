@@ -7,7 +7,7 @@ from __future__ import annotations
 from beanie import PydanticObjectId
 
 from documents.contact import Contact
-from tests.helpers import new_tenant
+from tests.helpers import new_tenant, raw
 from tests.query_plans import RECORDER
 
 PAGE = """query($first: Int!) { contacts(first: $first) { edges { node {
@@ -37,8 +37,8 @@ async def _seed(api, t, contacts: int) -> tuple[list[str], str]:
             workspace_id=ws,
             user_id=f"rel-{i}",
             properties={"n": i},
-            segments=segments,
-            location_id=PydanticObjectId(location),
+            segments=[raw(s) for s in segments],
+            location_id=PydanticObjectId(raw(location)),
         ).insert()
     return segments, location
 
@@ -83,8 +83,8 @@ async def test_relations_never_reach_another_workspace(api, services):
     await Contact(  # a contact naming the other workspace's documents
         workspace_id=PydanticObjectId(mine.workspace_id),
         user_id="borrower",
-        segments=their_segments,
-        location_id=PydanticObjectId(their_location),
+        segments=[raw(s) for s in their_segments],
+        location_id=PydanticObjectId(raw(their_location)),
     ).insert()
     page, _ = await _page(api, mine, 10)
     [node] = [e["node"] for e in page["edges"]]

@@ -10,7 +10,7 @@ from beanie import PydanticObjectId
 from documents.contact import Contact
 from documents.journey import Enrollment
 from tests.campaign_helpers import call, rows, until_status
-from tests.helpers import eventually, new_tenant
+from tests.helpers import eventually, new_tenant, raw
 from tests.journeys.test_journeys import PUBLISH
 from tests.journeys.test_journeys import create as create_journey
 from tests.segments.test_language import SUGGEST
@@ -68,7 +68,7 @@ async def test_spec_names_fill_the_win_back_segment_and_fire_its_goal(api, servi
 
     async def members() -> list[str]:
         found = await Contact.find({"workspace_id": PydanticObjectId(t.workspace_id)}).to_list()
-        return sorted(c.user_id for c in found if segment in c.segments) or None
+        return sorted(c.user_id for c in found if raw(segment) in c.segments) or None
 
     assert await eventually(members) == ["lapsed"]
     assert (await call(api, t.secret_key, "scheduleCampaign", campaign["id"]))["userErrors"] == []

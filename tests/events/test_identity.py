@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from beanie import PydanticObjectId
 
 from documents.workspace import Workspace
-from tests.helpers import new_tenant
+from tests.helpers import gid, new_tenant
 from tests.tracking_helpers import basic, contacts_of, events_of
 
 CONTACT = """query($id: ID!) { contact(id: $id) { id userId email phone anonymousIds tags properties
@@ -100,7 +100,7 @@ async def test_a_message_naming_two_contacts_merges_them(api, services):
     # The merged-away id still resolves, to the survivor.
     assert by_email.id != survivor.id  # the user-id contact survives
     data = await api.gql(t.secret_key, CONTACT, {"id": str(by_email.id)})
-    assert data["contact"]["id"] == str(survivor.id)
+    assert data["contact"]["id"] == gid("Contact", survivor.id)
     assert data["contact"]["events"]["totalCount"] == 5
 
 

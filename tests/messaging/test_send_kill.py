@@ -21,6 +21,7 @@ from starlette.routing import Route
 from reach.embedded.mongo import EmbeddedMongo
 from reach.embedded.redis import EmbeddedRedis
 from tests.conftest import free_port
+from tests.helpers import raw
 from tests.segments.test_live import _wait_up
 from tests.test_serve_process import child_env, spawn  # noqa: F401 - a fixture
 
@@ -82,7 +83,7 @@ def graphql(http: httpx.AsyncClient):
 
 async def launch_sms_campaign(gql, url: str, provider: SlowTwilio, contacts: int, tag: str) -> str:
     """Twilio pointed at `provider`, `contacts` contacts tagged `tag`, an SMS campaign to
-    them scheduled now; returns its id."""
+    them scheduled now; returns its raw id (what its rows' source_id holds)."""
     config = {
         "base_url": f"http://127.0.0.1:{provider.port}",
         "account_sid": "AC" + "1" * 32,
@@ -129,7 +130,7 @@ async def launch_sms_campaign(gql, url: str, provider: SlowTwilio, contacts: int
         "mutation($id: ID!) { scheduleCampaign(id: $id) { userErrors { message } } }",
         {"id": campaign_id},
     )
-    return campaign_id
+    return raw(campaign_id)
 
 
 @pytest.mark.slow

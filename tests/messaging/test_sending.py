@@ -17,7 +17,7 @@ from documents.channel import ChannelConfig
 from documents.contact import Contact
 from documents.message import OutboundMessage
 from resolvers.messaging import deliver, dispatch, engagement, queue
-from tests.helpers import eventually, new_tenant
+from tests.helpers import eventually, gid, new_tenant, raw
 from tests.provider_server import post_status
 from tests.sending_helpers import EMAIL, SMS, configure, contact, request, settled
 from tests.smtp_server import smtp_server as running_smtp_server
@@ -361,7 +361,7 @@ async def test_forged_links_and_other_tenants(api, services):
     assert (await OutboundMessage.get(row.id)).opened_at is None
     query = "{ messages { edges { node { id status } } } }"
     mine = (await api.gql(a.secret_key, query))["messages"]["edges"]
-    assert [e["node"]["id"] for e in mine] == [str(row.id)]
+    assert [e["node"]["id"] for e in mine] == [gid("Message", row.id)]
     assert (await api.gql(b.secret_key, query))["messages"]["edges"] == []
 
 
@@ -430,7 +430,7 @@ async def test_an_outlet_sends_through_its_own_provider(api, services, provider_
     assert (await configure(api, t, "sms", local, loc=outlet))["userErrors"] == []
     cid = await contact(api, t, phone="+14155550130")
     at_outlet = await _queue_one(
-        request(t, cid, ["sms"], SMS, location_id=PydanticObjectId(outlet))
+        request(t, cid, ["sms"], SMS, location_id=PydanticObjectId(raw(outlet)))
     )
     brand_wide = await _queue_one(request(t, cid, ["sms"], SMS))
     assert at_outlet.status == brand_wide.status == "sent"

@@ -17,7 +17,7 @@ from documents.partner_webhook import WebhookDelivery
 from resolvers.events import store
 from resolvers.partners import delivery as dispatcher
 from tests.campaign_helpers import add_segment, call, create, definition
-from tests.helpers import eventually, new_tenant
+from tests.helpers import eventually, new_tenant, raw
 from tests.query_plans import RECORDER
 from tests.segments.test_segments import create_segment
 from tests.tracking_helpers import basic
@@ -98,7 +98,7 @@ async def test_partner_receives_signed_contact_and_segment_events(api, provider_
     assert len(received) == 2 and all(r.signature_ok for r in received)
     by_type = {r.json["type"]: r for r in received}
     entered = by_type["segment.entered"]
-    assert entered.json["data"]["segment_id"] == segment["id"]
+    assert entered.json["data"]["segment_id"] == raw(segment["id"])  # webhooks: raw ids
     assert entered.headers["webhook-id"].startswith("msg_")
     assert {r.headers["webhook-id"] for r in received} == {r["eventId"] for r in rows}
     assert by_type["contact.created"].json["data"]["user_id"] == "u1"
@@ -111,7 +111,7 @@ async def test_outage_is_retried_with_backoff_and_recovery_delivers(api, provide
     await identify(api, t, "u-outage", {"plan": "free"})
     [row] = await settled(api, t, endpoint_id, 1)
     assert row["status"] == "pending" and row["attempts"][0]["statusCode"] == 500
-    stored = await WebhookDelivery.get(PydanticObjectId(row["id"]))
+    stored = await WebhookDelivery.get(PydanticObjectId(raw(row["id"])))
     first_retry = stored.next_attempt_at - stored.attempts[0]["at"]
     assert timedelta(seconds=5) <= first_retry <= timedelta(seconds=5.5)
     # Not yet due: a sweep just before the retry time sends nothing.
@@ -174,7 +174,7 @@ async def test_repeated_failure_disables_the_endpoint_with_a_notice(api, provide
             "action": "webhook_endpoint.auto_disabled",
         }
     )
-    assert notice is not None and notice.target_id == endpoint_id
+    assert notice is not None and notice.target_id == raw(endpoint_id)
 
 
 async def test_410_gone_disables_at_once(api, provider_server):

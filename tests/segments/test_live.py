@@ -18,7 +18,7 @@ from reach.embedded.mongo import EmbeddedMongo
 from reach.embedded.redis import EmbeddedRedis
 from resolvers.segments import membership
 from tests.conftest import free_port
-from tests.helpers import new_tenant
+from tests.helpers import new_tenant, raw
 from tests.segments.test_segments import add_contact, create_segment
 from tests.test_serve_process import Child, child_env, spawn  # noqa: F401 - a fixture
 from tests.tracking_helpers import basic
@@ -85,9 +85,10 @@ async def test_member_count_now_then_each_change(api, base_url, services):
 
         # A contact change as ingestion reports it: the count and the change arrive.
         await Contact.get_pymongo_collection().update_one(
-            {"_id": PydanticObjectId(b)}, {"$set": {"properties.city": "Mumbai"}}
+            {"_id": PydanticObjectId(raw(b))}, {"$set": {"properties.city": "Mumbai"}}
         )
-        await membership.reevaluate(PydanticObjectId(t.workspace_id), {b: {("property", "city")}})
+        changed = {raw(b): {("property", "city")}}
+        await membership.reevaluate(PydanticObjectId(t.workspace_id), changed)
         got = {}
         for _ in range(2):
             message = await receive(ws)

@@ -18,7 +18,7 @@ from engine.stats import day_key
 from reach import scheduler
 from resolvers.core import jobs
 from resolvers.segments import membership, recompute
-from tests.helpers import eventually, new_tenant
+from tests.helpers import eventually, new_tenant, raw
 from tests.tracking_helpers import basic
 
 SEGMENT_FIELDS = "id name description tags rules kind memberCount locationId timeDependent"
@@ -148,7 +148,7 @@ async def test_create_validate_update_and_members(api, services):
     assert await member_emails(api, t, segment["id"]) == (2, {"ana@example.com", "bo@example.com"})
     exited = await segment_events(t, "segment_exited")
     assert len(exited) == 1
-    assert exited[0].properties == {"segment_id": segment["id"], "segment_name": "Mumbai"}
+    assert exited[0].properties == {"segment_id": raw(segment["id"]), "segment_name": "Mumbai"}
 
 
 async def test_preview_counts_and_samples_without_saving(api, services):
@@ -251,8 +251,8 @@ async def test_static_segments_duplicate_and_delete(api, services):
     assert (await api.gql(t.secret_key, GET, {"id": vip["id"]}))["segment"] is None
     contacts = await Contact.find({"workspace_id": PydanticObjectId(t.workspace_id)}).to_list()
     assert len(contacts) == 3
-    assert all(vip["id"] not in contact.segments for contact in contacts)
-    assert all(copy["id"] in contact.segments for contact in contacts if "vip" in contact.tags)
+    assert all(raw(vip["id"]) not in contact.segments for contact in contacts)
+    assert all(raw(copy["id"]) in contact.segments for contact in contacts if "vip" in contact.tags)
 
 
 async def test_export_members_as_csv(api, services):
@@ -332,7 +332,7 @@ async def test_reevaluate_follows_changes_and_segments_on_segments(api, services
     """membership.reevaluate as ingestion and contact mutations call it."""
     t = await new_tenant()
     ws = PydanticObjectId(t.workspace_id)
-    ana = await add_contact(api, t, email="ana@example.com", properties={"city": "Pune"})
+    ana = raw(await add_contact(api, t, email="ana@example.com", properties={"city": "Pune"}))
     mumbai = await create_segment(
         api, t, "Mumbai", {"property": "city", "op": "eq", "value": "Mumbai"}
     )
@@ -349,11 +349,11 @@ async def test_reevaluate_follows_changes_and_segments_on_segments(api, services
     )
     done = await membership.reevaluate(ws, {ana: {("property", "city")}})
     # The tag changed too but was not reported: still, VIP Mumbai follows Mumbai.
-    assert done.entered[mumbai["id"]] == [ana]
-    assert done.entered[vip_mumbai["id"]] == [ana]
-    assert unrelated["id"] not in done.entered
+    assert done.entered[raw(mumbai["id"])] == [ana]
+    assert done.entered[raw(vip_mumbai["id"])] == [ana]
+    assert raw(unrelated["id"]) not in done.entered
     doc = await Contact.get(PydanticObjectId(ana))
-    assert set(doc.segments) == {mumbai["id"], vip_mumbai["id"]}
+    assert set(doc.segments) == {raw(mumbai["id"]), raw(vip_mumbai["id"])}
     for segment_id, count in ((mumbai["id"], 1), (vip_mumbai["id"], 1), (unrelated["id"], 0)):
         assert (await api.gql(t.secret_key, GET, {"id": segment_id}))["segment"][
             "memberCount"
@@ -363,12 +363,12 @@ async def test_reevaluate_follows_changes_and_segments_on_segments(api, services
     assert not await membership.reevaluate(ws, {ana: {("property", "plan")}})
     await contacts.update_one({"_id": PydanticObjectId(ana)}, {"$set": {"tags": []}})
     done = await membership.reevaluate(ws, {ana: {("tag", "vip")}})
-    assert done.exited == {vip_mumbai["id"]: [ana]} and not done.entered
+    assert done.exited == {raw(vip_mumbai["id"]): [ana]} and not done.entered
     entered = await segment_events(t, "segment_entered")
     assert sorted(e.properties["segment_name"] for e in entered) == ["Mumbai", "VIP Mumbai"]
     assert all(str(e.contact_id) == ana for e in entered)
     assert [e.properties["segment_id"] for e in await segment_events(t, "segment_exited")] == [
-        vip_mumbai["id"]
+        raw(vip_mumbai["id"])
     ]
     # Recorded events count like any other (behaviour rules can read them).
     doc = await Contact.get(PydanticObjectId(ana))
@@ -402,7 +402,7 @@ async def test_membership_follows_tracking_data(api, services):
     await send({"type": "identify", "userId": "u1", "traits": {"city": "Mumbai"}})
     assert await count(mumbai["id"]) == 1
     contact = await Contact.find_one({"workspace_id": PydanticObjectId(t.workspace_id)})
-    assert set(contact.segments) == {twice["id"], mumbai["id"]}
+    assert set(contact.segments) == {raw(twice["id"]), raw(mumbai["id"])}
     await send({"type": "identify", "userId": "u1", "traits": {"city": "Pune"}})
     assert await count(mumbai["id"]) == 0
     assert len(await segment_events(t, "segment_entered")) == 2
@@ -447,7 +447,7 @@ async def test_time_windows_lapse_without_events(api, services):
                         "days": {old_day: 1},
                     }
                 },
-                "segments": [recent["id"]],
+                "segments": [raw(recent["id"])],
                 "created_at": now,
                 "last_active_at": now,
             },
@@ -465,7 +465,7 @@ async def test_time_windows_lapse_without_events(api, services):
         ]
     )
     await Segment.get_pymongo_collection().update_one(
-        {"_id": PydanticObjectId(recent["id"])}, {"$set": {"member_count": 1}}
+        {"_id": PydanticObjectId(raw(recent["id"]))}, {"$set": {"member_count": 1}}
     )
 
     await recompute.refresh_time_windows(ws)
@@ -473,7 +473,8 @@ async def test_time_windows_lapse_without_events(api, services):
     async def settled():
         docs = {d.id: d for d in await Contact.find({"workspace_id": ws}).to_list()}
         return (
-            recent["id"] not in docs[lapsed].segments and veteran["id"] in docs[veteran_id].segments
+            raw(recent["id"]) not in docs[lapsed].segments
+            and raw(veteran["id"]) in docs[veteran_id].segments
         )
 
     await eventually(settled, timeout=5)
@@ -529,7 +530,7 @@ async def test_where_conditions_count_events_stored_before_the_segment(api, serv
     }
     segment = await create_segment(api, t, "Big spenders", rules)
     assert segment["memberCount"] == 1
-    members = await Contact.find({"segments": segment["id"]}).to_list()
+    members = await Contact.find({"segments": raw(segment["id"])}).to_list()
     assert [m.user_id for m in members] == ["big"]
 
 
@@ -548,7 +549,7 @@ async def test_refresh_segments_job_runs_on_the_worker(api, services):
             "email": "stale@example.com",
             "properties": {"last_seen": datetime.now(UTC) - timedelta(days=8)},
             "tags": [],
-            "segments": [recent["id"]],
+            "segments": [raw(recent["id"])],
             "event_stats": {},
             "created_at": datetime.now(UTC),
             "last_active_at": datetime.now(UTC),
@@ -557,7 +558,7 @@ async def test_refresh_segments_job_runs_on_the_worker(api, services):
     await jobs.enqueue("refresh_segments")
 
     async def lapsed():
-        return recent["id"] not in (await Contact.get(stale)).segments
+        return raw(recent["id"]) not in (await Contact.get(stale)).segments
 
     await eventually(lapsed, timeout=20)
 
@@ -586,5 +587,5 @@ async def test_segments_on_segments_see_this_rounds_decisions(api, services):
     assert response.status_code == 200
     entered = [e.properties["segment_id"] for e in await segment_events(t, "segment_entered")]
     exited = [e.properties["segment_id"] for e in await segment_events(t, "segment_exited")]
-    assert entered == [lisbon["id"]] and exited == [lisbon["id"]]
-    assert buyers["id"] not in entered
+    assert entered == [raw(lisbon["id"])] and exited == [raw(lisbon["id"])]
+    assert raw(buyers["id"]) not in entered

@@ -8,7 +8,7 @@ from beanie import PydanticObjectId
 
 from documents.contact import Contact
 from documents.segment import Segment
-from tests.helpers import new_tenant
+from tests.helpers import new_tenant, raw
 from tests.query_plans import RECORDER
 from tests.segments.test_segments import create_segment, segment_events
 from tests.tracking_helpers import basic
@@ -44,7 +44,7 @@ async def test_contacts_entering_many_segments_are_written_once_each(api):
     for segment in await Segment.find({"workspace_id": workspace}).to_list():
         assert segment.member_count == 3, segment.name
     contacts = await Contact.find({"workspace_id": workspace}).to_list()
-    wanted = {s["id"] for s in pro} | {pune["id"]}
+    wanted = {raw(s["id"]) for s in pro} | {raw(pune["id"])}
     for contact in contacts:
         assert set(contact.segments) == wanted
         assert contact.event_stats["segment_entered"]["count"] == 5
@@ -59,7 +59,7 @@ async def test_contacts_entering_many_segments_are_written_once_each(api):
         assert response.status_code == 200, response.text
     assert len(transition_writes(commands)) == 3
     for contact in await Contact.find({"workspace_id": workspace}).to_list():
-        assert contact.segments == [pune["id"]]
+        assert contact.segments == [raw(pune["id"])]
         assert contact.event_stats["segment_exited"]["count"] == 4
     assert len(await segment_events(t, "segment_exited")) == 12
     counts = {
