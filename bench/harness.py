@@ -79,7 +79,7 @@ def poll_interval(started: float, floor: float) -> float:
     return max(floor, min(5.0, 0.01 * (time.perf_counter() - started)))
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -96,7 +96,7 @@ async def bench_server(name: str) -> AsyncIterator[BenchServer]:
     if not redis_url:
         redis = EmbeddedRedis(data_dir / "redis" / "bench.rdb")
         redis_url = redis.start()
-    port = _free_port()
+    port = free_port()
     settings = Settings(
         env="test",
         data_dir=data_dir,

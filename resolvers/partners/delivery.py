@@ -73,6 +73,8 @@ async def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: datet
         response = await transport.client().post(
             endpoint.url, content=body, headers=headers, timeout=TIMEOUT
         )
+    except transport.DestinationRefused as refused:  # the connect-time SSRF check
+        return None, f"endpoint refused: {refused}"
     except httpx.HTTPError as error:
         kind = "timed out" if isinstance(error, httpx.TimeoutException) else "unreachable"
         return None, f"endpoint {kind}"
