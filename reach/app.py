@@ -70,6 +70,7 @@ def create_app(
         graphql_ide="graphiql",
         # Bearer-token auth only (no cookies), so multipart requests carry no CSRF risk.
         multipart_uploads_enabled=True,
+        recheck_seconds=settings.subscription_recheck_seconds,
     )
 
     async def healthz(request: Request) -> JSONResponse:

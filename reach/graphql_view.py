@@ -10,10 +10,13 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from engine.errors import DomainError
 from engine.payload_limits import MAX_BODY_DEPTH, BadJson, parse_json
+from reach.credential_ws import WATCH, CredentialCheckedHandler
 from resolvers.accounts.auth import authenticate, parse_authorization
+from resolvers.accounts.credential_watch import CredentialWatch
 from resolvers.core.context import Principal, RequestContext
 from schema.context import GraphQLContext
 
@@ -31,6 +34,15 @@ def _graphql_allowed(principal: Principal) -> str | None:
 
 
 class ReachGraphQL(GraphQL):
+    graphql_transport_ws_handler_class = CredentialCheckedHandler
+
+    def __init__(self, *args: Any, recheck_seconds: float = 30.0, **kwargs: Any) -> None:
+        # Only graphql-transport-ws: its handler re-checks credentials; the legacy
+        # graphql-ws protocol is refused (4406) rather than left unchecked.
+        kwargs.setdefault("subscription_protocols", (GRAPHQL_TRANSPORT_WS_PROTOCOL,))
+        super().__init__(*args, **kwargs)
+        self.recheck_seconds = recheck_seconds
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             request = Request(scope, receive)
@@ -67,12 +79,14 @@ class ReachGraphQL(GraphQL):
         params = context.connection_params or {}
         header = params.get("authorization") or params.get("Authorization")
         try:
-            principal = await authenticate(
-                parse_authorization(header if isinstance(header, str) else None)
-            )
+            token = parse_authorization(header if isinstance(header, str) else None)
+            principal = await authenticate(token)
         except DomainError as error:
             raise ConnectionRejectionError({"message": error.message}) from error
         if reason := _graphql_allowed(principal):
             raise ConnectionRejectionError({"message": reason})
         context.reach = RequestContext(principal)
+        context.reach.extra[WATCH] = await CredentialWatch.start(
+            token, principal, self.recheck_seconds
+        )
         return {"workspaceId": str(principal.workspace_id)}

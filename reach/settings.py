@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     page_size_max: int = 100
 
     login_max_failures: int = 10
+    # A live subscription's credential is re-authenticated from the database at least this
+    # often (revocations are seen at once; expiry and role edits within this interval).
+    subscription_recheck_seconds: float = 30.0
     # Sends: a queued message whose job vanished is re-enqueued after `send_requeue_seconds`;
     # one claimed by a worker that died is closed as interrupted after `send_lease_seconds`.
     send_requeue_seconds: int = 120

@@ -1,4 +1,7 @@
-"""Subscription root: live streams over graphql-transport-ws."""
+"""Subscription root: live streams over graphql-transport-ws.
+
+Fields need no credential re-check of their own: reach/credential_ws.py re-checks the
+connection's credential for every operation on the socket (Reach issue 13)."""
 
 from __future__ import annotations
 

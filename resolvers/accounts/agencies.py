@@ -7,6 +7,7 @@ from pymongo.errors import DuplicateKeyError
 from documents.organization import AgencyLink, Organization
 from engine.access import Role
 from engine.errors import Conflict, Forbidden, NotFound
+from resolvers.accounts import revocations
 from resolvers.core import audit
 from resolvers.core.context import RequestContext, parse_id
 
@@ -51,6 +52,8 @@ async def revoke_agency_access(ctx: RequestContext, agency_organization_id: str)
     ).delete()
     if not result or not result.deleted_count:
         raise NotFound("That agency has no access.", field="agencyOrganizationId")
+    # The agency's users' live subscriptions in this organization are re-checked.
+    await revocations.bump(organization_id=ctx.principal.organization_id)
     await audit.record(
         ctx.principal, "agency.revoked", "organization", agency.id, {"agency": agency.name}
     )

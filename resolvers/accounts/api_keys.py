@@ -15,6 +15,7 @@ from engine.access import Permission, parse_scopes
 from engine.errors import InvalidInput, NotFound
 from engine.keys import SECRET_PREFIX, WRITE_PREFIX, new_key
 from engine.names import clean_name
+from resolvers.accounts import revocations
 from resolvers.accounts.sdk_properties import get_property
 from resolvers.core import audit, lookup
 from resolvers.core.context import RequestContext, parse_id
@@ -84,6 +85,7 @@ async def revoke_key(ctx: RequestContext, key_id: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
         await key.save()
+        await revocations.bump(key_id=key.id)  # live subscriptions on this key end
         await audit.record(
             ctx.principal, f"{key.kind}_key.revoked", "api_key", key.id, {"prefix": key.prefix}
         )

@@ -19,6 +19,7 @@ from engine.access import WRITE_KEY_PERMISSIONS, Permission, permissions_for_rol
 from engine.errors import Forbidden, NotFound, Unauthenticated
 from engine.keys import hash_secret, token_kind
 from engine.names import email_key
+from resolvers.accounts import revocations
 from resolvers.accounts.passwords import verify_password
 from resolvers.core import runtime
 from resolvers.core.context import Principal, RequestContext, parse_id
@@ -214,6 +215,7 @@ async def logout_everywhere(ctx: RequestContext) -> None:
     if ctx.principal.user_id is None:
         raise Forbidden("Only dashboard users have sessions.")
     await User.find_one({"_id": ctx.principal.user_id}).update({"$inc": {"token_version": 1}})
+    await revocations.bump(user_id=ctx.principal.user_id)  # its live subscriptions end
 
 
 async def authenticate_tracking(authorization: str | None, body_write_key: Any) -> Principal:
