@@ -1,4 +1,4 @@
-"""The Starlette application: /graphql, /auth/*, /healthz, /metrics."""
+"""The Starlette application: /graphql, /auth/*, /dashboard, /healthz, /metrics."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from reach import auth_routes, engagement_http, imports_http, sdk_settings, tracking, webhooks
+from reach.dashboard import routes as dashboard_routes
 from reach.graphql_view import ReachGraphQL
 from reach.http.cors import CorsMiddleware, parse_origins
 from reach.http.limits import BodyLimitMiddleware
@@ -26,6 +27,7 @@ from workers.broker import queue_depth, send_counts
 LANDING = """<!doctype html><meta charset="utf-8"><title>Reach</title>
 <h1>Reach</h1><p>GraphQL API and GraphiQL: <a href="/graphql">/graphql</a>
 (set the header <code>Authorization: Bearer &lt;secret key&gt;</code>).</p>
+<p>Dashboard: <a href="/dashboard">/dashboard</a></p>
 <p><a href="/healthz">/healthz</a> · <a href="/metrics">/metrics</a></p>"""
 
 
@@ -101,6 +103,7 @@ def create_app(
         *imports_http.routes,
         *webhooks.routes,
         *engagement_http.routes,
+        *dashboard_routes,
     ]
     app = Starlette(
         routes=routes,

@@ -13,9 +13,11 @@ from resolvers.accounts import bootstrap
 async def ensure_demo(settings: Settings) -> Path | None:
     """On an empty database: create the demo, write its credentials file, print them."""
     path = settings.data_dir / "demo-credentials.json"
+    dashboard = settings.graphql_url.removesuffix("/graphql") + "/dashboard"
     if not await bootstrap.database_is_empty():
         if path.exists():
             print(f"Demo credentials (from first start): {path}", flush=True)
+            print(f"Dashboard: {dashboard}", flush=True)
         return None
     demo = await bootstrap.create_demo_workspace()
     data = {
@@ -24,6 +26,7 @@ async def ensure_demo(settings: Settings) -> Path | None:
         "secret_key": demo.secret_key,
         "write_key": demo.write_key,
         "graphql_url": settings.graphql_url,
+        "dashboard_url": dashboard,
         "owner_email": demo.owner_email,
         "owner_password": demo.owner_password,
     }
@@ -40,6 +43,7 @@ async def ensure_demo(settings: Settings) -> Path | None:
                 f"  workspace_id     {demo.workspace_id}",
                 f"  secret_key       {demo.secret_key}",
                 f"  write_key        {demo.write_key}",
+                f"  dashboard        {dashboard}",
                 f"  dashboard login  {demo.owner_email} / {demo.owner_password}",
                 f"  graphql_url      {settings.graphql_url}",
                 f"  saved to         {path}",

@@ -68,6 +68,28 @@ class Browser:
                 raise AssertionError(f"page never had {expression} within {timeout}s: {logs}")
             await asyncio.sleep(0.1)
 
+    async def type(self, css: str, text: str) -> None:
+        """Type into the element as a user would (key events, not a value assignment)."""
+        from selenium.webdriver.common.by import By
+
+        element = await self.call(self.driver.find_element, By.CSS_SELECTOR, css)
+        await self.call(element.clear)
+        await self.call(element.send_keys, text)
+
+    async def click(self, css: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        element = await self.call(self.driver.find_element, By.CSS_SELECTOR, css)
+        await self.call(element.click)
+
+    async def select(self, css: str, value: str) -> None:
+        """Pick the <option> with this value, firing the change event a user's pick does."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import Select
+
+        element = await self.call(self.driver.find_element, By.CSS_SELECTOR, css)
+        await self.call(Select(element).select_by_value, value)
+
     async def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
@@ -76,9 +98,16 @@ class Browser:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def browser(chromium: Browser) -> Browser:
+    """Chromium for the pages that load the npm fixtures (Segment's SDK)."""
     if not (NODE_MODULES / ".installed").exists():
         _missing("tests/browser/node_modules is not installed (make test runs npm ci)")
+    return chromium
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Chromium alone, for pages Reach serves itself (the dashboard needs no npm)."""
     chromium = _first(CHROMIUM, "chromium")
     chromedriver = _first(CHROMEDRIVER, "chromedriver")
     from selenium import webdriver
