@@ -120,6 +120,11 @@ async def test_wrong_password_and_write_key_are_refused_on_the_page(chromium, ba
     browser = chromium
     t = await new_tenant()
     await browser.open(f"{base_url}/dashboard")
+    # The last test's session may be resuming (it stores its token again once the server
+    # accepted it): let it settle before forgetting it, or it comes back.
+    await browser.wait_for(
+        "!document.getElementById('sign-in').hidden || !document.getElementById('views').hidden"
+    )
     await browser.js("sessionStorage.clear();")
     await browser.open(f"{base_url}/dashboard")
     await browser.wait_for("!document.getElementById('sign-in').hidden")
