@@ -22,6 +22,7 @@ from engine.errors import InvalidInput, NotFound
 from engine.event_names import name_key
 from engine.segments import rules as rule_language
 from engine.segments.compile import property_filter
+from resolvers.core.context import parse_id
 
 MAX_EVENTS = 10
 MAX_CONTACT_IDS = 500  # contacts fetched per round trip for breakdowns and cohorts
@@ -107,12 +108,10 @@ class Scope:
 
 async def segment_members(workspace_id: PydanticObjectId, segment_id: Any) -> set[PydanticObjectId]:
     """The contacts in a segment now, on {workspace_id, segments, _id} (documents/contact)."""
-    if not isinstance(segment_id, str) or len(segment_id) != 24:
+    oid = parse_id(segment_id, "Segment")  # a raw or a global id, never another type's
+    if oid is None:
         raise NotFound("No such segment in this workspace.", field="segmentId")
-    try:
-        oid = PydanticObjectId(segment_id)
-    except Exception as error:
-        raise NotFound("No such segment in this workspace.", field="segmentId") from error
+    segment_id = str(oid)
     found = await Segment.get_pymongo_collection().find_one(
         {"_id": oid, "workspace_id": workspace_id}, {"_id": 1}
     )

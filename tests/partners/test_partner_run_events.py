@@ -13,7 +13,7 @@ from resolvers.core.context import Principal, RequestContext
 from resolvers.journeys import lifecycle
 from resolvers.partners import delivery as dispatcher
 from tests.campaign_helpers import add_segment, call, create, definition, until_status
-from tests.helpers import eventually, new_tenant
+from tests.helpers import eventually, new_tenant, raw
 from tests.journeys.test_runner import T0, contact, edge, enroll, node, published, wakeups
 from tests.partners.test_partner_webhooks import subscribe
 
@@ -68,7 +68,7 @@ async def test_a_campaign_run_reports_every_status_it_moves_through(api, provide
         ("sent", "run_finished"),
         ("completed", "completed"),
     ]
-    assert {d["campaign_id"] for d in found} == {draft["id"]}
+    assert {d["campaign_id"] for d in found} == {raw(draft["id"])}  # payloads: raw ids
     await drain(t)
 
 
