@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -474,7 +474,14 @@ class Campaign(Node):
     doc: strawberry.Private[Any]
 
     @strawberry.field(description="Counted from the campaign's messages (one run, or all).")
-    async def analytics(self, info: strawberry.Info, run: int | None = None) -> CampaignAnalytics:
+    async def analytics(
+        self,
+        info: strawberry.Info,
+        run: Annotated[
+            int | None,
+            strawberry.argument(description="Count one run (its number); null: every run."),
+        ] = None,
+    ) -> CampaignAnalytics:
         result = await define.campaign_analytics_of(info.context.caller(), self.doc, run)
         return CampaignAnalytics(
             totals=CampaignNumbers.of(result.totals),
@@ -808,9 +815,22 @@ class CampaignQueries:
     async def campaigns(
         self,
         info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
-        status: CampaignStatus | None = None,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description="How many to return; at most the server's page-size maximum."
+            ),
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The endCursor of the previous page; null: the first page."
+            ),
+        ] = None,
+        status: Annotated[
+            CampaignStatus | None,
+            strawberry.argument(description="Only campaigns in this status; null: all."),
+        ] = None,
     ) -> Connection[Campaign]:
         page = await define.list_campaigns(
             _ctx(info), first, after, status.value if status else None
@@ -818,7 +838,11 @@ class CampaignQueries:
         return connection(page, Campaign.of)
 
     @strawberry.field(description="One campaign by id; null when not found in this workspace.")
-    async def campaign(self, info: strawberry.Info, id: strawberry.ID) -> Campaign | None:
+    async def campaign(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign global id.")],
+    ) -> Campaign | None:
         doc = await define.get_campaign(_ctx(info), id)
         return Campaign.of(doc) if doc else None
 
@@ -840,7 +864,11 @@ class CampaignQueries:
 @strawberry.type
 class CampaignMutations:
     @strawberry.mutation(description="A draft campaign (advanced mode: the full definition).")
-    async def create_campaign(self, info: strawberry.Info, input: CampaignInput) -> CampaignPayload:
+    async def create_campaign(
+        self,
+        info: strawberry.Info,
+        input: Annotated[CampaignInput, strawberry.argument(description="The draft definition.")],
+    ) -> CampaignPayload:
         return await _payload(define.create_campaign(_ctx(info), _data(input)))
 
     @strawberry.mutation(
@@ -849,61 +877,119 @@ class CampaignMutations:
     async def create_campaign_from_goal(
         self,
         info: strawberry.Info,
-        goal: str,
-        name: str | None = None,
-        segment_id: strawberry.ID | None = None,
+        goal: Annotated[str, strawberry.argument(description="A campaignGoals key.")],
+        name: Annotated[
+            str | None,
+            strawberry.argument(description="The campaign name; null: the goal's label."),
+        ] = None,
+        segment_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="The segment to send to; null: a new one from the goal's rules."
+            ),
+        ] = None,
     ) -> CampaignPayload:
         return await _payload(define.create_from_goal(_ctx(info), goal, name, segment_id))
 
     @strawberry.mutation(description="Change a draft (other statuses: CAMPAIGN_LOCKED).")
     async def update_campaign(
-        self, info: strawberry.Info, id: strawberry.ID, input: CampaignInput
+        self,
+        info: strawberry.Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The draft campaign global id.")
+        ],
+        input: Annotated[
+            CampaignInput,
+            strawberry.argument(description="The fields to change; fields left out are kept."),
+        ],
     ) -> CampaignPayload:
         return await _payload(define.update_campaign(_ctx(info), id, _data(input)))
 
     @strawberry.mutation(description="A new draft with the same definition.")
     async def duplicate_campaign(
-        self, info: strawberry.Info, id: strawberry.ID, name: str | None = None
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign to copy.")],
+        name: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The new draft's name; null: the original's name with \" (copy)\"."
+            ),
+        ] = None,
     ) -> CampaignPayload:
         return await _payload(define.duplicate_campaign(_ctx(info), id, name))
 
     @strawberry.mutation(description="Validate and schedule (or start now); every problem back.")
-    async def schedule_campaign(self, info: strawberry.Info, id: strawberry.ID) -> CampaignPayload:
+    async def schedule_campaign(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign global id.")],
+    ) -> CampaignPayload:
         return await _payload(lifecycle.schedule_campaign(_ctx(info), id))
 
     @strawberry.mutation(description="Ask an approver to sign off (approval-required workspaces).")
     async def request_campaign_approval(
-        self, info: strawberry.Info, id: strawberry.ID
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign global id.")],
     ) -> CampaignPayload:
         return await _payload(lifecycle.request_approval(_ctx(info), id))
 
     @strawberry.mutation(description="Approvers: sign off and schedule a pending campaign.")
     async def approve_campaign(
-        self, info: strawberry.Info, id: strawberry.ID, comment: str | None = None
+        self,
+        info: strawberry.Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The pending campaign global id.")
+        ],
+        comment: Annotated[
+            str | None, strawberry.argument(description="A note kept on the approval.")
+        ] = None,
     ) -> CampaignPayload:
         return await _payload(lifecycle.approve_campaign(_ctx(info), id, comment))
 
     @strawberry.mutation(description="Approvers: return a pending campaign to draft, saying why.")
     async def reject_campaign(
-        self, info: strawberry.Info, id: strawberry.ID, comment: str
+        self,
+        info: strawberry.Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The pending campaign global id.")
+        ],
+        comment: Annotated[
+            str, strawberry.argument(description="Why it is rejected; kept on the approval.")
+        ],
     ) -> CampaignPayload:
         return await _payload(lifecycle.reject_campaign(_ctx(info), id, comment))
 
     @strawberry.mutation(description="Hold unsent messages and stop the fan-out.")
-    async def pause_campaign(self, info: strawberry.Info, id: strawberry.ID) -> CampaignPayload:
+    async def pause_campaign(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign global id.")],
+    ) -> CampaignPayload:
         return await _payload(lifecycle.pause_campaign(_ctx(info), id))
 
     @strawberry.mutation(description="Continue where the pause stopped; nothing is sent twice.")
-    async def resume_campaign(self, info: strawberry.Info, id: strawberry.ID) -> CampaignPayload:
+    async def resume_campaign(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign global id.")],
+    ) -> CampaignPayload:
         return await _payload(lifecycle.resume_campaign(_ctx(info), id))
 
     @strawberry.mutation(description="Stop for good; unsent messages are skipped.")
-    async def cancel_campaign(self, info: strawberry.Info, id: strawberry.ID) -> CampaignPayload:
+    async def cancel_campaign(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign global id.")],
+    ) -> CampaignPayload:
         return await _payload(lifecycle.cancel_campaign(_ctx(info), id))
 
     @strawberry.mutation(description="Delete a draft.")
     async def delete_campaign(
-        self, info: strawberry.Info, id: strawberry.ID
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign global id.")],
     ) -> DeleteCampaignPayload:
         deleted, errors = await attempt(define.delete_campaign(_ctx(info), id))
         return DeleteCampaignPayload(
@@ -915,7 +1001,11 @@ class CampaignMutations:
 class CampaignSubscriptions:
     @strawberry.subscription(description="A campaign's sending progress now, then each change.")
     async def campaign_progress(
-        self, info: strawberry.Info, campaign_id: strawberry.ID
+        self,
+        info: strawberry.Info,
+        campaign_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The campaign global id.")
+        ],
     ) -> AsyncGenerator[CampaignProgress]:
         async for p in define.watch_progress(_ctx(info), campaign_id):
             yield CampaignProgress(

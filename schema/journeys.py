@@ -461,7 +461,9 @@ class Journey(Node):
     doc: strawberry.Private[Any]
 
     @strawberry.field(description="One node by id (typed).")
-    def node(self, id: str) -> AnyJourneyNode | None:
+    def node(
+        self, id: Annotated[str, strawberry.argument(description="The node id in the graph.")]
+    ) -> AnyJourneyNode | None:
         found = next((n for n in self.doc.nodes if n.get("id") == id), None)
         return node_of(found) if found else None  # type: ignore[return-value]
 
@@ -492,9 +494,22 @@ class Journey(Node):
     async def enrollments(
         self,
         info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
-        status: EnrollmentStatus | None = None,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description="How many to return; at most the server's page-size maximum."
+            ),
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The endCursor of the previous page; null: the first page."
+            ),
+        ] = None,
+        status: Annotated[
+            EnrollmentStatus | None,
+            strawberry.argument(description="Only runs in this status; null: all."),
+        ] = None,
     ) -> Connection[JourneyEnrollment]:
         page = await define.list_enrollments(
             _ctx(info), str(self.id), first, after, status.value if status else None
@@ -699,7 +714,11 @@ def _payload(result: tuple[Any, list[UserError]]) -> JourneyPayload:
 @strawberry.type
 class JourneyQueries:
     @strawberry.field(description="One journey by id; null when not found in this workspace.")
-    async def journey(self, info: strawberry.Info, id: strawberry.ID) -> Journey | None:
+    async def journey(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The journey global id.")],
+    ) -> Journey | None:
         doc = await define.get_journey(_ctx(info), id)
         return Journey.of(doc) if doc else None
 
@@ -707,9 +726,22 @@ class JourneyQueries:
     async def journeys(
         self,
         info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
-        status: JourneyStatus | None = None,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description="How many to return; at most the server's page-size maximum."
+            ),
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The endCursor of the previous page; null: the first page."
+            ),
+        ] = None,
+        status: Annotated[
+            JourneyStatus | None,
+            strawberry.argument(description="Only journeys in this status; null: all."),
+        ] = None,
     ) -> Connection[Journey]:
         page = await define.list_journeys(
             _ctx(info), first, after, status.value if status else None
@@ -720,11 +752,29 @@ class JourneyQueries:
     async def journey_enrollments(
         self,
         info: strawberry.Info,
-        journey_id: strawberry.ID,
-        first: int | None = None,
-        after: str | None = None,
-        status: EnrollmentStatus | None = None,
-        contact_id: strawberry.ID | None = None,
+        journey_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The journey global id.")
+        ],
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description="How many to return; at most the server's page-size maximum."
+            ),
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The endCursor of the previous page; null: the first page."
+            ),
+        ] = None,
+        status: Annotated[
+            EnrollmentStatus | None,
+            strawberry.argument(description="Only runs in this status; null: all."),
+        ] = None,
+        contact_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this contact's runs; null: everyone's."),
+        ] = None,
     ) -> Connection[JourneyEnrollment]:
         page = await define.list_enrollments(
             _ctx(info),
@@ -740,7 +790,13 @@ class JourneyQueries:
 @strawberry.type
 class JourneyMutations:
     @strawberry.mutation(description="A draft journey; the whole graph in one call.")
-    async def create_journey(self, info: strawberry.Info, input: JourneyInput) -> JourneyPayload:
+    async def create_journey(
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            JourneyInput, strawberry.argument(description="The draft: name, graph and settings.")
+        ],
+    ) -> JourneyPayload:
         return _payload(await attempt(define.create_journey(_ctx(info), _data(input))))
 
     @strawberry.mutation(
@@ -748,7 +804,13 @@ class JourneyMutations:
         "must be valid and becomes its next version; runs inside keep theirs."
     )
     async def save_journey(
-        self, info: strawberry.Info, id: strawberry.ID, input: JourneyInput
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The journey global id.")],
+        input: Annotated[
+            JourneyInput,
+            strawberry.argument(description="The new graph and settings; null fields are kept."),
+        ],
     ) -> JourneyPayload:
         return _payload(await attempt(define.save_journey(_ctx(info), id, _data(input))))
 
@@ -756,8 +818,18 @@ class JourneyMutations:
     async def validate_journey(
         self,
         info: strawberry.Info,
-        id: strawberry.ID | None = None,
-        input: JourneyInput | None = None,
+        id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="A saved journey to check as stored (used when input is null)."
+            ),
+        ] = None,
+        input: Annotated[
+            JourneyInput | None,
+            strawberry.argument(
+                description="An unsaved graph and settings to check; wins over id."
+            ),
+        ] = None,
     ) -> ValidateJourneyPayload:
         data = _data(input) if input is not None else None
         found, errors = await attempt(define.validate_journey(_ctx(info), id, data))
@@ -765,24 +837,42 @@ class JourneyMutations:
         return ValidateJourneyPayload(valid=not errors, user_errors=errors)
 
     @strawberry.mutation(description="Validate, freeze a version and start taking contacts.")
-    async def publish_journey(self, info: strawberry.Info, id: strawberry.ID) -> JourneyPayload:
+    async def publish_journey(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The journey global id.")],
+    ) -> JourneyPayload:
         return _payload(await attempt(lifecycle.publish_journey(_ctx(info), id)))
 
     @strawberry.mutation(description="No new runs, no steps; every run keeps its place.")
-    async def pause_journey(self, info: strawberry.Info, id: strawberry.ID) -> JourneyPayload:
+    async def pause_journey(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The journey global id.")],
+    ) -> JourneyPayload:
         return _payload(await attempt(lifecycle.pause_journey(_ctx(info), id)))
 
     @strawberry.mutation(description="Continue a paused journey where every run was.")
-    async def resume_journey(self, info: strawberry.Info, id: strawberry.ID) -> JourneyPayload:
+    async def resume_journey(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The journey global id.")],
+    ) -> JourneyPayload:
         return _payload(await attempt(lifecycle.resume_journey(_ctx(info), id)))
 
     @strawberry.mutation(description="Complete a journey: no new runs; runs inside end.")
-    async def archive_journey(self, info: strawberry.Info, id: strawberry.ID) -> JourneyPayload:
+    async def archive_journey(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The journey global id.")],
+    ) -> JourneyPayload:
         return _payload(await attempt(lifecycle.archive_journey(_ctx(info), id)))
 
     @strawberry.mutation(description="Delete a draft or archived journey with its runs.")
     async def delete_journey(
-        self, info: strawberry.Info, id: strawberry.ID
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The journey global id.")],
     ) -> DeleteJourneyPayload:
         deleted, errors = await attempt(define.delete_journey(_ctx(info), id))
         return DeleteJourneyPayload(
@@ -793,9 +883,17 @@ class JourneyMutations:
     async def enroll_in_journey(
         self,
         info: strawberry.Info,
-        journey_id: strawberry.ID,
-        contact_id: strawberry.ID,
-        data: JSON | None = None,
+        journey_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The published journey to run through."),
+        ],
+        contact_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The contact to start a run for.")
+        ],
+        data: Annotated[
+            JSON | None,
+            strawberry.argument(description="An object; becomes the trigger event's properties."),
+        ] = None,
     ) -> EnrollmentPayload:
         work = lifecycle.enroll_contact(_ctx(info), journey_id, contact_id, data)
         doc, errors = await attempt(work)
