@@ -32,13 +32,14 @@ class CampaignStatus(Enum):
         "pending_approval", description="Waiting for an approver to approve or reject it."
     )
     SCHEDULED = strawberry.enum_value(
-        "scheduled", description="Launched; waiting for its send time, next run or trigger."
+        "scheduled", description="Launched; waiting for its send time or next run."
     )
     SENDING = strawberry.enum_value(
-        "sending", description="A run's fan-out is handing messages out."
+        "sending",
+        description="A run is handing messages out; a live triggered campaign stays here.",
     )
     SENT = strawberry.enum_value(
-        "sent", description="Every message of the run was handed out; results still come in."
+        "sent", description="The last run handed out every message; results still come in."
     )
     COMPLETED = strawberry.enum_value(
         "completed", description="Finished: no more runs or messages."
