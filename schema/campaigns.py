@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -23,119 +23,200 @@ from schema.pagination import Connection, connection
 T = TypeVar("T")
 
 
-@strawberry.enum
+@strawberry.enum(description="Where a campaign is in its lifecycle.")
 class CampaignStatus(Enum):
-    DRAFT = "draft"
-    PENDING_APPROVAL = "pending_approval"
-    SCHEDULED = "scheduled"
-    SENDING = "sending"
-    SENT = "sent"
-    COMPLETED = "completed"
-    PAUSED = "paused"
-    CANCELLED = "cancelled"
+    DRAFT = strawberry.enum_value(
+        "draft", description="Being edited; only drafts can be changed or deleted."
+    )
+    PENDING_APPROVAL = strawberry.enum_value(
+        "pending_approval", description="Waiting for an approver to approve or reject it."
+    )
+    SCHEDULED = strawberry.enum_value(
+        "scheduled", description="Launched; waiting for its send time or next run."
+    )
+    SENDING = strawberry.enum_value(
+        "sending",
+        description="A run is handing messages out; a live triggered campaign stays here.",
+    )
+    SENT = strawberry.enum_value(
+        "sent", description="The last run handed out every message; results still come in."
+    )
+    COMPLETED = strawberry.enum_value(
+        "completed", description="Finished: no more runs or messages."
+    )
+    PAUSED = strawberry.enum_value(
+        "paused", description="Held by pauseCampaign; resumeCampaign continues it."
+    )
+    CANCELLED = strawberry.enum_value(
+        "cancelled", description="Stopped for good by cancelCampaign."
+    )
 
 
-@strawberry.enum
+@strawberry.enum(description="How a campaign is sent.")
 class CampaignKind(Enum):
-    ONE_TIME = "one_time"
-    RECURRING = "recurring"
-    TRIGGERED = "triggered"
-    HYBRID = "hybrid"
+    ONE_TIME = strawberry.enum_value("one_time", description="One run, now or at schedule.sendAt.")
+    RECURRING = strawberry.enum_value(
+        "recurring", description="A run on every occurrence of schedule.recurrence."
+    )
+    TRIGGERED = strawberry.enum_value(
+        "triggered",
+        description="A message per contact when its trigger event or segment entry happens.",
+    )
+    HYBRID = strawberry.enum_value(
+        "hybrid",
+        description="Messages, plus an export of the audience to a paid-audience destination.",
+    )
 
 
-@strawberry.enum
+@strawberry.enum(description="Which editor a campaign was made in.")
 class CampaignMode(Enum):
-    SIMPLE = "simple"
-    ADVANCED = "advanced"
+    SIMPLE = strawberry.enum_value(
+        "simple", description="Started from a business goal (campaignGoals)."
+    )
+    ADVANCED = strawberry.enum_value(
+        "advanced", description="The full definition, set field by field."
+    )
 
 
-@strawberry.enum
+@strawberry.enum(description="What an A/B test counts as a success of a message.")
 class AbMetric(Enum):
-    OPEN = "open"
-    CLICK = "click"
-    CONVERSION = "conversion"
+    OPEN = strawberry.enum_value("open", description="The message was opened.")
+    CLICK = strawberry.enum_value("click", description="A link in the message was clicked.")
+    CONVERSION = strawberry.enum_value(
+        "conversion", description="The contact converted (needs a conversionGoal)."
+    )
 
 
-@strawberry.enum
+@strawberry.enum(
+    description="What an A/B test does when its window ends without a significant winner."
+)
 class AbTimeout(Enum):
-    BEST = "best"
-    STOP = "stop"
+    BEST = strawberry.enum_value(
+        "best", description="Send the variant with the best rate so far to the rest."
+    )
+    STOP = strawberry.enum_value(
+        "stop", description="Send nothing more to the rest of the audience."
+    )
 
 
-@strawberry.enum
+@strawberry.enum(description="Where a hybrid campaign's paid audience is exported.")
 class PaidAudienceKind(Enum):
-    CSV = "csv"
-    WEBHOOK = "webhook"
+    CSV = strawberry.enum_value("csv", description="A CSV file of the audience.")
+    WEBHOOK = strawberry.enum_value(
+        "webhook", description="JSON POSTed to a URL, signed with HMAC when a secret is set."
+    )
 
 
 # --- output types ---------------------------------------------------------------------------
 
 
-@strawberry.type
+@strawberry.type(description="One version of the campaign's message.")
 class CampaignVariant:
-    key: str
-    weight: int
+    key: str = strawberry.field(description="1-20 letters, digits, _ or -; unique in the campaign.")
+    weight: int = strawberry.field(
+        description="Share of the audience in percent; the weights of a campaign add up to 100."
+    )
     content: JSON = strawberry.field(description="channel -> {field: template}")
 
 
-@strawberry.type
+@strawberry.type(
+    description="An A/B test: a test phase on part of the audience picks the variant for the rest."
+)
 class AbTest:
-    test_fraction: float | None
-    metric: AbMetric
-    window_hours: float
-    on_timeout: AbTimeout
+    test_fraction: float | None = strawberry.field(
+        description="Share of the audience in the test phase (0.01-1); null: no test phase, "
+        "variants are split by weight."
+    )
+    metric: AbMetric = strawberry.field(description="What counts as a success.")
+    window_hours: float = strawberry.field(
+        description="Hours (1-720) after the test phase is handed out before the winner is chosen."
+    )
+    on_timeout: AbTimeout = strawberry.field(
+        description="What happens when the window ends without a significant winner."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Send-time optimisation: each contact's message at their best hour.")
 class SendTimeOptimization:
-    enabled: bool
-    window_hours: float
+    enabled: bool = strawberry.field(
+        description="Whether messages wait for each contact's best hour."
+    )
+    window_hours: float = strawberry.field(
+        description="Hours (1-168) from the run's start within which each message is sent."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="When a campaign sends.")
 class CampaignSchedule:
-    send_at: datetime | None
-    timezone: str | None
-    recurrence: JSON | None
-    sto: SendTimeOptimization | None
+    send_at: datetime | None = strawberry.field(description="When the first run starts; null: now.")
+    timezone: str | None = strawberry.field(
+        description="IANA time zone of the schedule; null: the workspace's."
+    )
+    recurrence: JSON | None = strawberry.field(
+        description='Recurring campaigns: {"every": "day"|"week"|"month"|"cron", "at": "09:30", '
+        '"weekdays": [0], ...}; null otherwise.'
+    )
+    sto: SendTimeOptimization | None = strawberry.field(
+        description="Send-time optimisation; null: off."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="What sends a triggered campaign: an event, or entering a segment.")
 class CampaignTrigger:
-    event: str | None
-    where: JSON | None
-    segment_id: strawberry.ID | None
-    cooldown_hours: int
+    event: str | None = strawberry.field(
+        description="The event name that fires it; null for a segment trigger."
+    )
+    where: JSON | None = strawberry.field(
+        description="Conditions on the event's properties; null: any."
+    )
+    segment_id: strawberry.ID | None = strawberry.field(
+        description="Fires when a contact enters this segment; null for an event trigger."
+    )
+    cooldown_hours: int = strawberry.field(
+        description="At most one message per contact in this many hours (0-8760; 0: no limit)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="What counts as a conversion after a campaign message.")
 class ConversionGoal:
-    event: str
-    where: JSON | None
-    window_hours: float
-    revenue_property: str | None
+    event: str = strawberry.field(description="The event name that counts as a conversion.")
+    where: JSON | None = strawberry.field(
+        description="Conditions on the event's properties; null: any."
+    )
+    window_hours: float = strawberry.field(
+        description="Hours (1-2160) after the message within which the event counts."
+    )
+    revenue_property: str | None = strawberry.field(
+        description="The event property holding the revenue; null: no revenue counted."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Where a hybrid campaign exports its audience for paid ads.")
 class PaidAudience:
-    kind: PaidAudienceKind
-    url: str | None
-    signed: bool
+    kind: PaidAudienceKind = strawberry.field(description="A CSV file or a webhook.")
+    url: str | None = strawberry.field(description="The webhook URL; null for CSV.")
+    signed: bool = strawberry.field(
+        description="Whether the POSTs are signed (a secret is set; it is never shown)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The approval of a campaign, in workspaces that require one.")
 class CampaignApproval:
-    state: str
-    requested_by: str | None
-    decided_by: str | None
-    comment: str | None
-    at: datetime | None
+    state: str = strawberry.field(description="pending, approved or rejected.")
+    requested_by: str | None = strawberry.field(description="Who asked for the approval.")
+    decided_by: str | None = strawberry.field(
+        description="Who approved or rejected it; null while pending."
+    )
+    comment: str | None = strawberry.field(
+        description="The approver's comment (a rejection's reason); null while pending."
+    )
+    at: datetime | None = strawberry.field(description="When the state last changed.")
 
 
-@strawberry.type
+@strawberry.type(description="Messages skipped or held for one reason, over every run.")
 class CampaignCount:
     key: str = strawberry.field(description='"skipped:<reason>" or "held:<reason>"')
-    count: int
+    count: int = strawberry.field(description="How many messages.")
 
 
 @strawberry.type(description="One variant's numbers when the A/B decision was taken.")
@@ -206,14 +287,21 @@ def _decision_json(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in value.items()}
 
 
-@strawberry.type
+@strawberry.type(description="One run of a campaign (a recurring campaign has one per occurrence).")
 class CampaignRun:
-    run: int
-    phase: str
-    started_at: datetime | None
-    finished_at: datetime | None
-    targeted: int
-    winner: str | None
+    run: int = strawberry.field(description="The run's number, from 1.")
+    phase: str = strawberry.field(
+        description="all (no A/B test), test (the test phase), waiting (for the A/B decision), "
+        "rest (the winner to the rest) or done."
+    )
+    started_at: datetime | None = strawberry.field(description="When the run started.")
+    finished_at: datetime | None = strawberry.field(
+        description="When the run handed out its last message; null until then."
+    )
+    targeted: int = strawberry.field(description="Contacts the run's fan-out handled so far.")
+    winner: str | None = strawberry.field(
+        description="The A/B winner's variant key; null without one (yet)."
+    )
     decision: CampaignDecision | None = strawberry.field(
         description="How the A/B test phase chose its winner; null until it did."
     )
@@ -221,60 +309,74 @@ class CampaignRun:
         description="The stored decision record as JSON.",
         deprecation_reason="Use `decision`, which is typed.",
     )
-    paid_audience_exported: int | None
-    branches: list[str]
+    paid_audience_exported: int | None = strawberry.field(
+        description="Hybrid: contacts exported to the paid audience; null when not exported."
+    )
+    branches: list[str] = strawberry.field(
+        description="The run's executions: brand, or a location id per outlet (allOutlets)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Counts of a campaign's messages.")
 class CampaignNumbers:
-    targeted: int
-    sent: int
-    delivered: int
-    bounced: int
-    failed: int
-    opened: int
-    clicked: int
-    replied: int
-    unsubscribed: int
-    converted: int
-    revenue: float
+    targeted: int = strawberry.field(description="Messages decided, skipped ones included.")
+    sent: int = strawberry.field(description="Messages handed to a provider.")
+    delivered: int = strawberry.field(description="Messages the provider reported delivered.")
+    bounced: int = strawberry.field(description="Messages that bounced.")
+    failed: int = strawberry.field(description="Messages that could not be sent.")
+    opened: int = strawberry.field(description="Messages opened.")
+    clicked: int = strawberry.field(description="Messages with a link clicked.")
+    replied: int = strawberry.field(description="Messages replied to.")
+    unsubscribed: int = strawberry.field(
+        description="Messages from which the contact unsubscribed."
+    )
+    converted: int = strawberry.field(description="Messages followed by the conversion goal.")
+    revenue: float = strawberry.field(
+        description="Sum of the conversion goal's revenue property over the conversions."
+    )
 
     @staticmethod
     def of(n: Any) -> CampaignNumbers:
         return CampaignNumbers(**{k: getattr(n, k) for k in CampaignNumbers.__annotations__})
 
 
-@strawberry.type
+@strawberry.type(description="The numbers of one variant or one channel.")
 class CampaignBreakdown:
-    key: str | None
-    numbers: CampaignNumbers
+    key: str | None = strawberry.field(
+        description="The variant key or channel name; null for messages without one."
+    )
+    numbers: CampaignNumbers = strawberry.field(description="Its counts.")
 
 
-@strawberry.type
+@strawberry.type(description="Messages not sent, counted by reason.")
 class CampaignReason:
     status: str = strawberry.field(description="skipped, held, paused or failed")
-    reason: str
-    count: int
+    reason: str = strawberry.field(description="The reason recorded on the messages.")
+    count: int = strawberry.field(description="How many messages.")
 
 
-@strawberry.type
+@strawberry.type(description="A campaign's results, counted from its messages.")
 class CampaignAnalytics:
-    totals: CampaignNumbers
-    variants: list[CampaignBreakdown]
-    channels: list[CampaignBreakdown]
-    reasons: list[CampaignReason]
+    totals: CampaignNumbers = strawberry.field(description="Every message counted.")
+    variants: list[CampaignBreakdown] = strawberry.field(description="The counts per variant.")
+    channels: list[CampaignBreakdown] = strawberry.field(description="The counts per channel.")
+    reasons: list[CampaignReason] = strawberry.field(
+        description="Messages not sent, by status and reason."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A campaign's sending progress (the current run, or all runs).")
 class CampaignProgress:
-    campaign_id: strawberry.ID
-    status: CampaignStatus
-    run: int
-    targeted: int
-    live: int
-    sent: int
-    failed: int
-    skipped: int
+    campaign_id: strawberry.ID = strawberry.field(description="The campaign's global id.")
+    status: CampaignStatus = strawberry.field(description="The campaign's status now.")
+    run: int = strawberry.field(description="The current run's number (0: never run).")
+    targeted: int = strawberry.field(description="Messages decided so far.")
+    live: int = strawberry.field(
+        description="Messages not finished: scheduled, queued, sending or paused."
+    )
+    sent: int = strawberry.field(description="Messages sent (delivered and bounced included).")
+    failed: int = strawberry.field(description="Messages that could not be sent.")
+    skipped: int = strawberry.field(description="Messages skipped (see Campaign.counters).")
 
 
 def _run(number: str, state: dict[str, Any]) -> CampaignRun:
@@ -305,43 +407,82 @@ def _schedule(value: dict[str, Any]) -> CampaignSchedule | None:
     )
 
 
-@strawberry.type
+@strawberry.type(
+    description="A message to segments over channels: once, on a schedule, or on a trigger."
+)
 class Campaign(Node):
-    id: strawberry.ID
-    name: str
-    description: str
-    tags: list[str]
-    mode: CampaignMode
-    goal: str | None
-    kind: CampaignKind
-    status: CampaignStatus
-    segment_ids: list[strawberry.ID]
-    exclude_segment_ids: list[strawberry.ID]
-    location_id: strawberry.ID | None
-    all_outlets: bool
+    id: strawberry.ID = strawberry.field(description="The campaign's global id.")
+    name: str = strawberry.field(description="The campaign's name.")
+    description: str = strawberry.field(description='Free text for the team; "" when none.')
+    tags: list[str] = strawberry.field(description="Labels for finding it (at most 20).")
+    mode: CampaignMode = strawberry.field(description="Simple (from a goal) or advanced.")
+    goal: str | None = strawberry.field(
+        description="Simple mode: the key of the campaignGoals entry it started from."
+    )
+    kind: CampaignKind = strawberry.field(description="One-time, recurring, triggered or hybrid.")
+    status: CampaignStatus = strawberry.field(description="Where it is in its lifecycle.")
+    segment_ids: list[strawberry.ID] = strawberry.field(
+        description="Contacts in any of these segments are the audience (at most 20)."
+    )
+    exclude_segment_ids: list[strawberry.ID] = strawberry.field(
+        description="Contacts in any of these segments are left out."
+    )
+    location_id: strawberry.ID | None = strawberry.field(
+        description="The one outlet it sends for; null: the brand tier."
+    )
+    all_outlets: bool = strawberry.field(description="One branched execution per outlet.")
     channels: list[str] = strawberry.field(description="Priority order; the first reachable.")
-    variants: list[CampaignVariant]
-    ab_test: AbTest | None
-    schedule: CampaignSchedule | None
-    trigger: CampaignTrigger | None
-    conversion_goal: ConversionGoal | None
-    paid_audience: PaidAudience | None
-    approval: CampaignApproval | None
-    run: int
-    runs: list[CampaignRun]
-    next_run_at: datetime | None
-    counters: list[CampaignCount]
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
-    scheduled_at: datetime | None
-    started_at: datetime | None
-    sent_at: datetime | None
-    completed_at: datetime | None
+    variants: list[CampaignVariant] = strawberry.field(
+        description="The message's versions (1-5), split by weight or by the A/B test."
+    )
+    ab_test: AbTest | None = strawberry.field(description="The A/B test; null: none.")
+    schedule: CampaignSchedule | None = strawberry.field(
+        description="When it sends; null: now, once launched."
+    )
+    trigger: CampaignTrigger | None = strawberry.field(
+        description="Triggered campaigns: what sends it; null otherwise."
+    )
+    conversion_goal: ConversionGoal | None = strawberry.field(
+        description="What counts as a conversion; null: conversions are not counted."
+    )
+    paid_audience: PaidAudience | None = strawberry.field(
+        description="Hybrid campaigns: where the audience is exported; null otherwise."
+    )
+    approval: CampaignApproval | None = strawberry.field(
+        description="The approval; null when none was asked for."
+    )
+    run: int = strawberry.field(description="The number of the latest run (0: never run).")
+    runs: list[CampaignRun] = strawberry.field(description="Every run, first to latest.")
+    next_run_at: datetime | None = strawberry.field(
+        description="When the next run starts; null when none is due."
+    )
+    counters: list[CampaignCount] = strawberry.field(
+        description="Messages skipped or held, by reason, over every run."
+    )
+    created_by: str = strawberry.field(description="Who created it.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
+    scheduled_at: datetime | None = strawberry.field(
+        description="When it was launched (scheduled); null before."
+    )
+    started_at: datetime | None = strawberry.field(
+        description="When the latest run started; null before the first."
+    )
+    sent_at: datetime | None = strawberry.field(
+        description="When the latest run handed out its last message; null before."
+    )
+    completed_at: datetime | None = strawberry.field(description="When it completed; null before.")
     doc: strawberry.Private[Any]
 
     @strawberry.field(description="Counted from the campaign's messages (one run, or all).")
-    async def analytics(self, info: strawberry.Info, run: int | None = None) -> CampaignAnalytics:
+    async def analytics(
+        self,
+        info: strawberry.Info,
+        run: Annotated[
+            int | None,
+            strawberry.argument(description="Count one run (its number); null: every run."),
+        ] = None,
+    ) -> CampaignAnalytics:
         result = await define.campaign_analytics_of(info.context.caller(), self.doc, run)
         return CampaignAnalytics(
             totals=CampaignNumbers.of(result.totals),
@@ -440,23 +581,31 @@ class Campaign(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="A business goal a simple-mode campaign can start from.")
 class CampaignGoal:
-    key: str
-    label: str
-    description: str
-    suggested_rules: JSON
-    starter: JSON
-    conversion_event: str | None
+    key: str = strawberry.field(description="Pass it to createCampaignFromGoal.")
+    label: str = strawberry.field(description="A short name to show.")
+    description: str = strawberry.field(description="What the goal is for.")
+    suggested_rules: JSON = strawberry.field(
+        description="Segment rules for the audience the goal suggests."
+    )
+    starter: JSON = strawberry.field(
+        description="The starter message: channel -> {field: template}."
+    )
+    conversion_event: str | None = strawberry.field(
+        description="The event that counts as a conversion (a 72-hour goal); null: none."
+    )
 
 
 # --- inputs ---------------------------------------------------------------------------------
 
 
-@strawberry.input
+@strawberry.input(description="One version of the campaign's message.")
 class CampaignVariantInput:
-    key: str
-    weight: int
+    key: str = strawberry.field(description="1-20 letters, digits, _ or -; unique in the campaign.")
+    weight: int = strawberry.field(
+        description="Share of the audience in percent; the weights must add up to 100."
+    )
     content: JSON = strawberry.field(
         default_factory=dict, description='{"email": {"subject": "...", "text": "..."}}'
     )
@@ -467,71 +616,118 @@ class CampaignVariantInput:
     )
 
 
-@strawberry.input
+@strawberry.input(
+    description="An A/B test (needs at least two variants; not for triggered campaigns)."
+)
 class AbTestInput:
-    metric: AbMetric = AbMetric.OPEN
+    metric: AbMetric = strawberry.field(
+        default=AbMetric.OPEN,
+        description="What counts as a success; conversion needs a conversionGoal.",
+    )
     test_fraction: float | None = strawberry.field(
         default=None,
         description="Share of the audience in the test phase (0.01-1); none: no phase.",
     )
-    window_hours: float = 24
-    on_timeout: AbTimeout = AbTimeout.BEST
+    window_hours: float = strawberry.field(
+        default=24,
+        description="Hours (1-720) after the test phase is handed out before the winner is chosen.",
+    )
+    on_timeout: AbTimeout = strawberry.field(
+        default=AbTimeout.BEST,
+        description="What happens when the window ends without a significant winner.",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Send-time optimisation: each contact's message at their best hour.")
 class SendTimeOptimizationInput:
-    enabled: bool = True
-    window_hours: float = 24
+    enabled: bool = strawberry.field(
+        default=True, description="Whether messages wait for each contact's best hour."
+    )
+    window_hours: float = strawberry.field(
+        default=24, description="Hours (1-168) from the run's start within which each is sent."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="When a campaign sends.")
 class CampaignScheduleInput:
     send_at: datetime | None = strawberry.field(default=None, description="null: now.")
-    timezone: str | None = None
+    timezone: str | None = strawberry.field(
+        default=None, description="IANA time zone (Asia/Kolkata); null: the workspace's."
+    )
     recurrence: JSON | None = strawberry.field(
         default=None,
         description='{"every": "day"|"week"|"month"|"cron", "at": "09:30", "weekdays": [0], ...}',
     )
-    sto: SendTimeOptimizationInput | None = None
+    sto: SendTimeOptimizationInput | None = strawberry.field(
+        default=None, description="Send-time optimisation; null: off."
+    )
 
 
-@strawberry.input
+@strawberry.input(
+    description="What sends a triggered campaign: an event or a segment entry, not both."
+)
 class CampaignTriggerInput:
-    event: str | None = None
+    event: str | None = strawberry.field(
+        default=None, description="The event name (1-200 characters) that fires it."
+    )
     where: JSON | None = strawberry.field(default=None, description="Conditions on properties.")
     segment_id: strawberry.ID | None = strawberry.field(
         default=None, description="Fire when a contact enters this segment."
     )
     cooldown_hours: int = strawberry.field(
-        default=24, description="At most one message per contact in this many hours (0: none)."
+        default=24,
+        description="At most one message per contact in this many hours (0-8760; 0: none).",
     )
 
 
-@strawberry.input
+@strawberry.input(description="What counts as a conversion after a campaign message.")
 class ConversionGoalInput:
-    event: str
-    where: JSON | None = None
-    window_hours: float = 72
-    revenue_property: str | None = None
+    event: str = strawberry.field(description="The event name that counts as a conversion.")
+    where: JSON | None = strawberry.field(
+        default=None, description="Conditions on the event's properties; null: any."
+    )
+    window_hours: float = strawberry.field(
+        default=72, description="Hours (1-2160) after the message within which the event counts."
+    )
+    revenue_property: str | None = strawberry.field(
+        default=None,
+        description="The event property holding the revenue (letters, digits, _ and .).",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Where a hybrid campaign exports its audience for paid ads.")
 class PaidAudienceInput:
-    kind: PaidAudienceKind
-    url: str | None = None
-    secret: str | None = strawberry.field(default=None, description="Signs the POSTs (HMAC).")
+    kind: PaidAudienceKind = strawberry.field(description="A CSV file or a webhook.")
+    url: str | None = strawberry.field(default=None, description="The webhook URL (webhook only).")
+    secret: str | None = strawberry.field(
+        default=None, description="Signs the POSTs (HMAC); 16-200 characters."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A campaign's definition; fields left out are not changed.")
 class CampaignInput:
-    name: str | None = strawberry.UNSET
-    description: str | None = strawberry.UNSET
-    tags: list[str] | None = strawberry.UNSET
-    mode: CampaignMode | None = strawberry.UNSET
-    goal: str | None = strawberry.UNSET
-    kind: CampaignKind | None = strawberry.UNSET
-    segment_ids: list[strawberry.ID] | None = strawberry.UNSET
-    exclude_segment_ids: list[strawberry.ID] | None = strawberry.UNSET
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="The name.")
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Free text for the team."
+    )
+    tags: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="Labels for finding it (at most 20)."
+    )
+    mode: CampaignMode | None = strawberry.field(
+        default=strawberry.UNSET, description="Simple or advanced."
+    )
+    goal: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Simple mode: a campaignGoals key."
+    )
+    kind: CampaignKind | None = strawberry.field(
+        default=strawberry.UNSET, description="One-time, recurring, triggered or hybrid."
+    )
+    segment_ids: list[strawberry.ID] | None = strawberry.field(
+        default=strawberry.UNSET, description="Segments to send to (at most 20)."
+    )
+    exclude_segment_ids: list[strawberry.ID] | None = strawberry.field(
+        default=strawberry.UNSET, description="Segments whose contacts are left out."
+    )
     location_id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET, description="One outlet; null = brand tier."
     )
@@ -539,12 +735,24 @@ class CampaignInput:
         default=strawberry.UNSET, description="One branched execution per outlet."
     )
     channels: list[str] | None = strawberry.UNSET
-    variants: list[CampaignVariantInput] | None = strawberry.UNSET
-    ab_test: AbTestInput | None = strawberry.UNSET
-    schedule: CampaignScheduleInput | None = strawberry.UNSET
-    trigger: CampaignTriggerInput | None = strawberry.UNSET
-    paid_audience: PaidAudienceInput | None = strawberry.UNSET
-    conversion_goal: ConversionGoalInput | None = strawberry.UNSET
+    variants: list[CampaignVariantInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="The message's versions (1-5)."
+    )
+    ab_test: AbTestInput | None = strawberry.field(
+        default=strawberry.UNSET, description="The A/B test; null: none."
+    )
+    schedule: CampaignScheduleInput | None = strawberry.field(
+        default=strawberry.UNSET, description="When it sends; null: now."
+    )
+    trigger: CampaignTriggerInput | None = strawberry.field(
+        default=strawberry.UNSET, description="Triggered campaigns: what sends it."
+    )
+    paid_audience: PaidAudienceInput | None = strawberry.field(
+        default=strawberry.UNSET, description="Hybrid campaigns: where the audience is exported."
+    )
+    conversion_goal: ConversionGoalInput | None = strawberry.field(
+        default=strawberry.UNSET, description="What counts as a conversion."
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -573,16 +781,24 @@ def _data(input: CampaignInput) -> dict[str, Any]:
 # --- payloads ---------------------------------------------------------------------------------
 
 
-@strawberry.type
+@strawberry.type(description="The result of a campaign mutation.")
 class CampaignPayload:
-    campaign: Campaign | None = None
-    user_errors: list[UserError]
+    campaign: Campaign | None = strawberry.field(
+        default=None, description="The campaign after the change; null when it failed."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="Every problem, each at its input path; empty on success."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of deleteCampaign.")
 class DeleteCampaignPayload:
-    deleted_campaign_id: strawberry.ID | None = None
-    user_errors: list[UserError]
+    deleted_campaign_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The deleted campaign's id; null when nothing was deleted."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="Why it was not deleted; empty on success."
+    )
 
 
 async def _payload(work: Awaitable[Any]) -> CampaignPayload:
@@ -600,17 +816,34 @@ class CampaignQueries:
     async def campaigns(
         self,
         info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
-        status: CampaignStatus | None = None,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description="How many to return; at most the server's page-size maximum."
+            ),
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The endCursor of the previous page; null: the first page."
+            ),
+        ] = None,
+        status: Annotated[
+            CampaignStatus | None,
+            strawberry.argument(description="Only campaigns in this status; null: all."),
+        ] = None,
     ) -> Connection[Campaign]:
         page = await define.list_campaigns(
             _ctx(info), first, after, status.value if status else None
         )
         return connection(page, Campaign.of)
 
-    @strawberry.field
-    async def campaign(self, info: strawberry.Info, id: strawberry.ID) -> Campaign | None:
+    @strawberry.field(description="One campaign by id; null when not found in this workspace.")
+    async def campaign(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign global id.")],
+    ) -> Campaign | None:
         doc = await define.get_campaign(_ctx(info), id)
         return Campaign.of(doc) if doc else None
 
@@ -632,7 +865,11 @@ class CampaignQueries:
 @strawberry.type
 class CampaignMutations:
     @strawberry.mutation(description="A draft campaign (advanced mode: the full definition).")
-    async def create_campaign(self, info: strawberry.Info, input: CampaignInput) -> CampaignPayload:
+    async def create_campaign(
+        self,
+        info: strawberry.Info,
+        input: Annotated[CampaignInput, strawberry.argument(description="The draft definition.")],
+    ) -> CampaignPayload:
         return await _payload(define.create_campaign(_ctx(info), _data(input)))
 
     @strawberry.mutation(
@@ -641,61 +878,119 @@ class CampaignMutations:
     async def create_campaign_from_goal(
         self,
         info: strawberry.Info,
-        goal: str,
-        name: str | None = None,
-        segment_id: strawberry.ID | None = None,
+        goal: Annotated[str, strawberry.argument(description="A campaignGoals key.")],
+        name: Annotated[
+            str | None,
+            strawberry.argument(description="The campaign name; null: the goal's label."),
+        ] = None,
+        segment_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="The segment to send to; null: a new one from the goal's rules."
+            ),
+        ] = None,
     ) -> CampaignPayload:
         return await _payload(define.create_from_goal(_ctx(info), goal, name, segment_id))
 
     @strawberry.mutation(description="Change a draft (other statuses: CAMPAIGN_LOCKED).")
     async def update_campaign(
-        self, info: strawberry.Info, id: strawberry.ID, input: CampaignInput
+        self,
+        info: strawberry.Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The draft campaign global id.")
+        ],
+        input: Annotated[
+            CampaignInput,
+            strawberry.argument(description="The fields to change; fields left out are kept."),
+        ],
     ) -> CampaignPayload:
         return await _payload(define.update_campaign(_ctx(info), id, _data(input)))
 
     @strawberry.mutation(description="A new draft with the same definition.")
     async def duplicate_campaign(
-        self, info: strawberry.Info, id: strawberry.ID, name: str | None = None
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign to copy.")],
+        name: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The new draft's name; null: the original's name with \" (copy)\"."
+            ),
+        ] = None,
     ) -> CampaignPayload:
         return await _payload(define.duplicate_campaign(_ctx(info), id, name))
 
     @strawberry.mutation(description="Validate and schedule (or start now); every problem back.")
-    async def schedule_campaign(self, info: strawberry.Info, id: strawberry.ID) -> CampaignPayload:
+    async def schedule_campaign(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign global id.")],
+    ) -> CampaignPayload:
         return await _payload(lifecycle.schedule_campaign(_ctx(info), id))
 
     @strawberry.mutation(description="Ask an approver to sign off (approval-required workspaces).")
     async def request_campaign_approval(
-        self, info: strawberry.Info, id: strawberry.ID
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign global id.")],
     ) -> CampaignPayload:
         return await _payload(lifecycle.request_approval(_ctx(info), id))
 
     @strawberry.mutation(description="Approvers: sign off and schedule a pending campaign.")
     async def approve_campaign(
-        self, info: strawberry.Info, id: strawberry.ID, comment: str | None = None
+        self,
+        info: strawberry.Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The pending campaign global id.")
+        ],
+        comment: Annotated[
+            str | None, strawberry.argument(description="A note kept on the approval.")
+        ] = None,
     ) -> CampaignPayload:
         return await _payload(lifecycle.approve_campaign(_ctx(info), id, comment))
 
     @strawberry.mutation(description="Approvers: return a pending campaign to draft, saying why.")
     async def reject_campaign(
-        self, info: strawberry.Info, id: strawberry.ID, comment: str
+        self,
+        info: strawberry.Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The pending campaign global id.")
+        ],
+        comment: Annotated[
+            str, strawberry.argument(description="Why it is rejected; kept on the approval.")
+        ],
     ) -> CampaignPayload:
         return await _payload(lifecycle.reject_campaign(_ctx(info), id, comment))
 
     @strawberry.mutation(description="Hold unsent messages and stop the fan-out.")
-    async def pause_campaign(self, info: strawberry.Info, id: strawberry.ID) -> CampaignPayload:
+    async def pause_campaign(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign global id.")],
+    ) -> CampaignPayload:
         return await _payload(lifecycle.pause_campaign(_ctx(info), id))
 
     @strawberry.mutation(description="Continue where the pause stopped; nothing is sent twice.")
-    async def resume_campaign(self, info: strawberry.Info, id: strawberry.ID) -> CampaignPayload:
+    async def resume_campaign(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign global id.")],
+    ) -> CampaignPayload:
         return await _payload(lifecycle.resume_campaign(_ctx(info), id))
 
     @strawberry.mutation(description="Stop for good; unsent messages are skipped.")
-    async def cancel_campaign(self, info: strawberry.Info, id: strawberry.ID) -> CampaignPayload:
+    async def cancel_campaign(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign global id.")],
+    ) -> CampaignPayload:
         return await _payload(lifecycle.cancel_campaign(_ctx(info), id))
 
     @strawberry.mutation(description="Delete a draft.")
     async def delete_campaign(
-        self, info: strawberry.Info, id: strawberry.ID
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign global id.")],
     ) -> DeleteCampaignPayload:
         deleted, errors = await attempt(define.delete_campaign(_ctx(info), id))
         return DeleteCampaignPayload(
@@ -707,7 +1002,11 @@ class CampaignMutations:
 class CampaignSubscriptions:
     @strawberry.subscription(description="A campaign's sending progress now, then each change.")
     async def campaign_progress(
-        self, info: strawberry.Info, campaign_id: strawberry.ID
+        self,
+        info: strawberry.Info,
+        campaign_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The campaign global id.")
+        ],
     ) -> AsyncGenerator[CampaignProgress]:
         async for p in define.watch_progress(_ctx(info), campaign_id):
             yield CampaignProgress(

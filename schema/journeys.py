@@ -25,27 +25,39 @@ from schema.pagination import Connection, connection
 T = TypeVar("T")
 
 
-@strawberry.enum
+@strawberry.enum(description="Where a journey is in its lifecycle.")
 class JourneyStatus(Enum):
-    DRAFT = "draft"
-    PUBLISHED = "published"
-    PAUSED = "paused"
-    COMPLETED = "completed"
+    DRAFT = strawberry.enum_value("draft", description="Never published; takes no contacts.")
+    PUBLISHED = strawberry.enum_value(
+        "published", description="Live: takes contacts and moves their runs."
+    )
+    PAUSED = strawberry.enum_value(
+        "paused", description="No new runs and no steps; every run keeps its place."
+    )
+    COMPLETED = strawberry.enum_value(
+        "completed", description="Archived: no new runs; the runs inside ended."
+    )
 
 
-@strawberry.enum
+@strawberry.enum(description="Where one contact's run through a journey is.")
 class EnrollmentStatus(Enum):
-    ACTIVE = "active"
-    WAITING = "waiting"
-    COMPLETED = "completed"
-    EXITED = "exited"
+    ACTIVE = strawberry.enum_value("active", description="Inside, moving between nodes.")
+    WAITING = strawberry.enum_value("waiting", description="Inside, at a wait node.")
+    COMPLETED = strawberry.enum_value("completed", description="Ended at an exit node.")
+    EXITED = strawberry.enum_value(
+        "exited", description="Ended early (exit event, segment exit, goal, archive, ...)."
+    )
 
 
-@strawberry.enum
+@strawberry.enum(description="Whether a contact may run through a journey again.")
 class Reentry(Enum):
-    NEVER = "never"
-    AFTER_EXIT = "after_exit"
-    COOLDOWN = "cooldown"
+    NEVER = strawberry.enum_value("never", description="Once per contact.")
+    AFTER_EXIT = strawberry.enum_value(
+        "after_exit", description="Again once the previous run has ended."
+    )
+    COOLDOWN = strawberry.enum_value(
+        "cooldown", description="Again cooldownHours after the previous run ended."
+    )
 
 
 # --- values read defensively: a draft may hold settings that are not valid yet --------------
@@ -77,101 +89,139 @@ def _when(value: Any) -> datetime | None:
 # --- nodes ---------------------------------------------------------------------------------
 
 
-@strawberry.type
+@strawberry.type(description="Where a node sits on the canvas (front-end units).")
 class Position:
-    x: float
-    y: float
+    x: float = strawberry.field(description="Horizontal coordinate.")
+    y: float = strawberry.field(description="Vertical coordinate.")
 
 
 @strawberry.interface(description="A node of the journey graph.")
 class JourneyNode:
-    id: str
+    id: str = strawberry.field(
+        description="The node's id in the graph: 1-64 letters, digits, _ or -."
+    )
     type: str = strawberry.field(description="trigger, wait, send, branch, split or exit")
-    position: Position
+    position: Position = strawberry.field(description="Where it sits on the canvas.")
     raw_settings: JSON = strawberry.field(description="The settings as saved (JSON).")
 
 
-@strawberry.type
+@strawberry.type(description="How contacts enter: the trigger node's settings (by kind).")
 class TriggerSettings:
     kind: str | None = strawberry.field(
         description="event, segment_entered, segment_exited, date or api"
     )
-    event: str | None = None
-    where: JSON | None = None
-    segment_id: strawberry.ID | None = None
-    property: str | None = None
-    offset_days: int | None = None
-    annual: bool | None = None
-    at: str | None = None
+    event: str | None = strawberry.field(
+        default=None, description="kind event: the event name that starts a run."
+    )
+    where: JSON | None = strawberry.field(
+        default=None, description="kind event: conditions on the event's properties."
+    )
+    segment_id: strawberry.ID | None = strawberry.field(
+        default=None, description="kind segment_entered/segment_exited: the segment."
+    )
+    property: str | None = strawberry.field(
+        default=None,
+        description="kind date: the contact property holding the date (a DATE field or birthday).",
+    )
+    offset_days: int | None = strawberry.field(
+        default=None, description="kind date: days after (negative: before) the date, -366-366."
+    )
+    annual: bool | None = strawberry.field(
+        default=None, description="kind date: whether it fires every year on the date."
+    )
+    at: str | None = strawberry.field(
+        default=None, description="kind date: local time of day, HH:MM (24-hour)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="How long a run waits: the wait node's settings (by kind).")
 class WaitSettings:
     kind: str | None = strawberry.field(description="duration, until, time_of_day or event")
-    seconds: int | None = None
-    until: datetime | None = None
-    at: str | None = None
-    weekdays: list[int] | None = None
-    event: str | None = None
-    where: JSON | None = None
-    timeout_seconds: int | None = None
+    seconds: int | None = strawberry.field(
+        default=None, description="kind duration: seconds to wait (0 to 366 days)."
+    )
+    until: datetime | None = strawberry.field(
+        default=None, description="kind until: the moment the wait ends."
+    )
+    at: str | None = strawberry.field(
+        default=None, description="kind time_of_day: HH:MM in the contact's time zone."
+    )
+    weekdays: list[int] | None = strawberry.field(
+        default=None, description="kind time_of_day: allowed days, 0 (Monday) to 6 (Sunday)."
+    )
+    event: str | None = strawberry.field(
+        default=None, description="kind event: the event that ends the wait (edge next)."
+    )
+    where: JSON | None = strawberry.field(
+        default=None, description="kind event: conditions on the event's properties."
+    )
+    timeout_seconds: int | None = strawberry.field(
+        default=None,
+        description="kind event: seconds (1 to 366 days) before giving up (edge timeout).",
+    )
 
 
-@strawberry.type
+@strawberry.type(description="What a send node sends.")
 class SendSettings:
     channels: list[str]
-    content: JSON
-    templates: JSON | None = None
+    content: JSON = strawberry.field(description="channel -> {field: template}, inline content.")
+    templates: JSON | None = strawberry.field(
+        default=None, description="channel -> saved template id, for channels without content."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One case of a branch: a run matching its rules takes its edge.")
 class BranchCase:
-    key: str | None
-    rules: JSON | None
+    key: str | None = strawberry.field(
+        description="The case's key and edge label (1-40 letters, digits, _ or -); null if unset."
+    )
+    rules: JSON | None = strawberry.field(description="The condition tree a run must match.")
 
 
-@strawberry.type
+@strawberry.type(description="A branch node's cases, tried in order; no match takes edge default.")
 class BranchSettings:
-    cases: list[BranchCase]
+    cases: list[BranchCase] = strawberry.field(description="1-10 cases.")
 
 
-@strawberry.type
+@strawberry.type(description="One cohort of a split: a share of the runs taking its edge.")
 class SplitCohort:
-    key: str | None
-    percent: int | None
+    key: str | None = strawberry.field(
+        description="The cohort's key and edge label (1-40 letters, digits, _ or -)."
+    )
+    percent: int | None = strawberry.field(description="Share of the runs, 0-100.")
 
 
-@strawberry.type
+@strawberry.type(description="A split node's cohorts; their percentages sum to 100.")
 class SplitSettings:
-    cohorts: list[SplitCohort]
+    cohorts: list[SplitCohort] = strawberry.field(description="1-10 cohorts.")
 
 
-@strawberry.type
+@strawberry.type(description="Where contacts enter the journey; exactly one per journey.")
 class TriggerNode(JourneyNode):
-    settings: TriggerSettings
+    settings: TriggerSettings = strawberry.field(description="Its typed settings.")
 
 
-@strawberry.type
+@strawberry.type(description="Holds a run for a time, until a moment, or until an event.")
 class WaitNode(JourneyNode):
-    settings: WaitSettings
+    settings: WaitSettings = strawberry.field(description="Its typed settings.")
 
 
-@strawberry.type
+@strawberry.type(description="Sends a message on the first reachable of its channels.")
 class SendNode(JourneyNode):
-    settings: SendSettings
+    settings: SendSettings = strawberry.field(description="Its typed settings.")
 
 
-@strawberry.type
+@strawberry.type(description="Sends a run down the edge of the first case it matches.")
 class BranchNode(JourneyNode):
-    settings: BranchSettings
+    settings: BranchSettings = strawberry.field(description="Its typed settings.")
 
 
-@strawberry.type
+@strawberry.type(description="Sends runs down its cohorts' edges by percentage.")
 class SplitNode(JourneyNode):
-    settings: SplitSettings
+    settings: SplitSettings = strawberry.field(description="Its typed settings.")
 
 
-@strawberry.type
+@strawberry.type(description="Ends a run (completed).")
 class ExitNode(JourneyNode):
     pass
 
@@ -239,26 +289,36 @@ def node_of(doc: dict[str, Any]) -> JourneyNode:
 # --- journey -------------------------------------------------------------------------------
 
 
-@strawberry.type
+@strawberry.type(description="An edge of the journey graph, from one node to the next.")
 class JourneyGraphEdge:
-    from_: str = strawberry.field(name="from")
-    to: str
+    from_: str = strawberry.field(name="from", description="The id of the node it leaves.")
+    to: str = strawberry.field(description="The id of the node it leads to.")
     label: str = strawberry.field(description="next, timeout, default, a case or cohort key")
 
 
-@strawberry.type
+@strawberry.type(
+    description="A journey's goal: reaching it ends the run and counts as a conversion."
+)
 class JourneyGoal:
-    event: str | None
-    window_hours: int | None
+    event: str | None = strawberry.field(description="The goal event's name.")
+    window_hours: int | None = strawberry.field(
+        description="Hours after entering (1-8784) within which the event counts as a conversion."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Journey-wide settings: re-entry, exit criteria and the goal.")
 class JourneySettings:
-    reentry: Reentry
-    cooldown_hours: int | None = None
-    exit_event: str | None = None
-    exit_segment_id: strawberry.ID | None = None
-    goal: JourneyGoal | None = None
+    reentry: Reentry = strawberry.field(description="Whether a contact may run through again.")
+    cooldown_hours: int | None = strawberry.field(
+        default=None, description="reentry cooldown: hours (1-8784) after a run ended."
+    )
+    exit_event: str | None = strawberry.field(
+        default=None, description="An event that ends a contact's run early; null: none."
+    )
+    exit_segment_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Leaving this segment ends a run early; null: none."
+    )
+    goal: JourneyGoal | None = strawberry.field(default=None, description="The goal; null: none.")
 
     @staticmethod
     def of(raw: dict[str, Any]) -> JourneySettings:
@@ -280,63 +340,73 @@ class JourneySettings:
         )
 
 
-@strawberry.type
+@strawberry.type(description="How many runs are at one node now.")
 class NodeCount:
-    node_id: str
-    contacts: int
+    node_id: str = strawberry.field(description="The node's id.")
+    contacts: int = strawberry.field(description="Live runs at the node.")
 
 
-@strawberry.type
+@strawberry.type(description="The messages of one send node.")
 class SendNodeStats:
-    node_id: str
-    messages: int
-    sent: int
-    skipped: int
-    failed: int
-    delivered: int
-    opened: int
-    clicked: int
-    replied: int
-    bounced: int
-    unsubscribed: int
+    node_id: str = strawberry.field(description="The send node's id.")
+    messages: int = strawberry.field(description="Messages the node decided, skipped included.")
+    sent: int = strawberry.field(description="Messages handed to a provider.")
+    skipped: int = strawberry.field(description="Messages skipped.")
+    failed: int = strawberry.field(description="Messages that could not be sent.")
+    delivered: int = strawberry.field(description="Messages the provider reported delivered.")
+    opened: int = strawberry.field(description="Messages opened.")
+    clicked: int = strawberry.field(description="Messages with a link clicked.")
+    replied: int = strawberry.field(description="Messages replied to.")
+    bounced: int = strawberry.field(description="Messages that bounced.")
+    unsubscribed: int = strawberry.field(
+        description="Messages from which the contact unsubscribed."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A journey's runs and messages, counted now.")
 class JourneyAnalytics:
     entered: int = strawberry.field(description="Runs started (every status).")
     active: int = strawberry.field(description="Runs inside now (active or waiting).")
     completed: int = strawberry.field(description="Runs that reached an exit node.")
     exited: int = strawberry.field(description="Runs ended early (exit event, goal, ...).")
     converted: int = strawberry.field(description="Runs with the goal event in its window.")
-    conversion_rate: float
+    conversion_rate: float = strawberry.field(description="converted / entered; 0 with no runs.")
     nodes: list[NodeCount] = strawberry.field(description="Contacts at each node now.")
-    sends: list[SendNodeStats]
+    sends: list[SendNodeStats] = strawberry.field(description="The messages of each send node.")
 
 
-@strawberry.type
+@strawberry.type(description="One step a run took.")
 class EnrollmentStep:
-    node: str
-    at: datetime
-    outcome: str
+    node: str = strawberry.field(description="The id of the node.")
+    at: datetime = strawberry.field(description="When.")
+    outcome: str = strawberry.field(description="What happened there.")
 
 
-@strawberry.type
+@strawberry.type(description="One contact's run through one version of a journey.")
 class JourneyEnrollment(Node):
-    id: strawberry.ID
-    journey_id: strawberry.ID
-    contact_id: strawberry.ID
-    version: int
-    status: EnrollmentStatus
-    node_id: str
-    step: int
-    entered_at: datetime
-    ended_at: datetime | None
-    outcome: str | None
-    wake_at: datetime | None
+    id: strawberry.ID = strawberry.field(description="The run's global id.")
+    journey_id: strawberry.ID = strawberry.field(description="The journey's global id.")
+    contact_id: strawberry.ID = strawberry.field(description="The contact's global id.")
+    version: int = strawberry.field(description="The published version the run follows.")
+    status: EnrollmentStatus = strawberry.field(description="Where the run is.")
+    node_id: str = strawberry.field(description="The id of the node it is at (or ended at).")
+    step: int = strawberry.field(description="Counts the run's moves (it rises with every move).")
+    entered_at: datetime = strawberry.field(description="When the run started.")
+    ended_at: datetime | None = strawberry.field(description="When it ended; null while inside.")
+    outcome: str | None = strawberry.field(
+        description="How it ended (exit, goal, exit_event, segment_exited, ...); null while inside."
+    )
+    wake_at: datetime | None = strawberry.field(
+        description="When a wait ends by time; null when not waiting on a timer."
+    )
     waiting_for: str | None = strawberry.field(description="The event a wait waits for.")
-    converted_at: datetime | None
-    trigger: JSON
-    history: list[EnrollmentStep]
+    converted_at: datetime | None = strawberry.field(
+        description="When the contact reached the goal in its window; null: not converted."
+    )
+    trigger: JSON = strawberry.field(
+        description="What started the run, as stored: {id, name, properties}."
+    )
+    history: list[EnrollmentStep] = strawberry.field(description="Its steps, the last 100.")
 
     @staticmethod
     def of(doc: Any) -> JourneyEnrollment:
@@ -366,24 +436,34 @@ def _ctx(info: strawberry.Info):
     return info.context.caller()
 
 
-@strawberry.type
+@strawberry.type(
+    description="An automated path of steps contacts run through: a graph of nodes and edges."
+)
 class Journey(Node):
-    id: strawberry.ID
-    name: str
-    description: str
-    status: JourneyStatus
+    id: strawberry.ID = strawberry.field(description="The journey's global id.")
+    name: str = strawberry.field(description="The journey's name.")
+    description: str = strawberry.field(description='Free text for the team; "" when none.')
+    status: JourneyStatus = strawberry.field(description="Where it is in its lifecycle.")
     version: int = strawberry.field(description="The latest published version (0: never).")
-    published_version: int | None
-    nodes: list[JourneyNode]
-    edges: list[JourneyGraphEdge]
-    settings: JourneySettings
-    created_at: datetime
-    updated_at: datetime
-    published_at: datetime | None
+    published_version: int | None = strawberry.field(
+        description="The version new runs use; null: never published."
+    )
+    nodes: list[JourneyNode] = strawberry.field(description="The working graph's nodes (typed).")
+    edges: list[JourneyGraphEdge] = strawberry.field(description="The working graph's edges.")
+    settings: JourneySettings = strawberry.field(
+        description="Re-entry, exit criteria and the goal."
+    )
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
+    published_at: datetime | None = strawberry.field(
+        description="When it was last published; null: never."
+    )
     doc: strawberry.Private[Any]
 
     @strawberry.field(description="One node by id (typed).")
-    def node(self, id: str) -> AnyJourneyNode | None:
+    def node(
+        self, id: Annotated[str, strawberry.argument(description="The node id in the graph.")]
+    ) -> AnyJourneyNode | None:
         found = next((n for n in self.doc.nodes if n.get("id") == id), None)
         return node_of(found) if found else None  # type: ignore[return-value]
 
@@ -392,7 +472,7 @@ class Journey(Node):
         found = await define.journey_problems(_ctx(info), self.doc)
         return [UserError(field=e.field, message=e.message, code=e.code) for e in found]
 
-    @strawberry.field
+    @strawberry.field(description="Its runs and messages, counted now.")
     async def analytics(self, info: strawberry.Info) -> JourneyAnalytics:
         data = await define.journey_analytics(_ctx(info), self.doc)
         entered = data["entered"]
@@ -414,9 +494,22 @@ class Journey(Node):
     async def enrollments(
         self,
         info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
-        status: EnrollmentStatus | None = None,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description="How many to return; at most the server's page-size maximum."
+            ),
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The endCursor of the previous page; null: the first page."
+            ),
+        ] = None,
+        status: Annotated[
+            EnrollmentStatus | None,
+            strawberry.argument(description="Only runs in this status; null: all."),
+        ] = None,
     ) -> Connection[JourneyEnrollment]:
         page = await define.list_enrollments(
             _ctx(info), str(self.id), first, after, status.value if status else None
@@ -461,51 +554,73 @@ _SEND_FIELDS = (
 # --- input ---------------------------------------------------------------------------------
 
 
-@strawberry.input
+@strawberry.input(description="Where a node sits on the canvas (front-end units).")
 class PositionInput:
-    x: float = 0.0
-    y: float = 0.0
+    x: float = strawberry.field(default=0.0, description="Horizontal coordinate.")
+    y: float = strawberry.field(default=0.0, description="Vertical coordinate.")
 
 
-@strawberry.input
+@strawberry.input(description="A node of the journey graph.")
 class JourneyNodeInput:
-    id: str
+    id: str = strawberry.field(description="1-64 letters, digits, _ or -; unique in the journey.")
     type: str = strawberry.field(description="trigger, wait, send, branch, split or exit")
-    position: PositionInput | None = None
+    position: PositionInput | None = strawberry.field(
+        default=None, description="Where it sits on the canvas; null: 0, 0."
+    )
     settings: JSON | None = strawberry.field(
         default=None, description='e.g. {"kind": "duration", "seconds": 3600} for a wait'
     )
 
 
-@strawberry.input
+@strawberry.input(description="An edge of the journey graph.")
 class JourneyEdgeInput:
-    from_: str = strawberry.field(name="from")
-    to: str
-    label: str = "next"
+    from_: str = strawberry.field(name="from", description="The id of the node it leaves.")
+    to: str = strawberry.field(description="The id of the node it leads to.")
+    label: str = strawberry.field(
+        default="next", description="next, timeout, default, a case or cohort key"
+    )
 
 
-@strawberry.input
+@strawberry.input(
+    description="A journey's goal: reaching it ends the run and counts as a conversion."
+)
 class JourneyGoalInput:
-    event: str
-    window_hours: int = 168
+    event: str = strawberry.field(description="The goal event's name.")
+    window_hours: int = strawberry.field(
+        default=168, description="Hours after entering (1-8784) within which it is a conversion."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Journey-wide settings: re-entry, exit criteria and the goal.")
 class JourneySettingsInput:
-    reentry: Reentry = Reentry.NEVER
-    cooldown_hours: int | None = None
-    exit_event: str | None = None
-    exit_segment_id: strawberry.ID | None = None
-    goal: JourneyGoalInput | None = None
+    reentry: Reentry = strawberry.field(
+        default=Reentry.NEVER, description="Whether a contact may run through again."
+    )
+    cooldown_hours: int | None = strawberry.field(
+        default=None, description="reentry cooldown: hours (1-8784) after a run ended; required."
+    )
+    exit_event: str | None = strawberry.field(
+        default=None, description="An event that ends a contact's run early."
+    )
+    exit_segment_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Leaving this segment ends a run early."
+    )
+    goal: JourneyGoalInput | None = strawberry.field(default=None, description="The goal.")
 
 
-@strawberry.input
+@strawberry.input(description="A journey's graph and settings; null fields are not changed.")
 class JourneyInput:
     name: str | None = strawberry.field(default=None, description="Required to create.")
-    description: str | None = None
-    nodes: list[JourneyNodeInput] | None = None
-    edges: list[JourneyEdgeInput] | None = None
-    settings: JourneySettingsInput | None = None
+    description: str | None = strawberry.field(default=None, description="Free text for the team.")
+    nodes: list[JourneyNodeInput] | None = strawberry.field(
+        default=None, description="Every node of the graph (at most 200)."
+    )
+    edges: list[JourneyEdgeInput] | None = strawberry.field(
+        default=None, description="Every edge of the graph (at most 1000)."
+    )
+    settings: JourneySettingsInput | None = strawberry.field(
+        default=None, description="Re-entry, exit criteria and the goal."
+    )
 
 
 def _data(input: JourneyInput) -> dict[str, Any]:
@@ -544,32 +659,46 @@ def _errors(found: list[Any]) -> list[UserError]:
     return [user_error(e) for e in found]
 
 
-@strawberry.type
+@strawberry.type(description="The result of a journey mutation.")
 class JourneyPayload:
-    journey: Journey | None = None
+    journey: Journey | None = strawberry.field(
+        default=None, description="The journey after the change; null when it failed."
+    )
     problems: list[UserError] = strawberry.field(
         default_factory=list,
         description="Saved, but publishing would reject these (drafts only).",
     )
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="Why nothing was changed; empty on success."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of validateJourney.")
 class ValidateJourneyPayload:
-    valid: bool
-    user_errors: list[UserError]
+    valid: bool = strawberry.field(description="True when publishing would find no problem.")
+    user_errors: list[UserError] = strawberry.field(
+        description="Every problem, each at the path of its node or edge."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of deleteJourney.")
 class DeleteJourneyPayload:
-    deleted_journey_id: strawberry.ID | None = None
-    user_errors: list[UserError]
+    deleted_journey_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The deleted journey's id; null when nothing was deleted."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="Why it was not deleted; empty on success."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of enrollInJourney.")
 class EnrollmentPayload:
-    enrollment: JourneyEnrollment | None = None
-    user_errors: list[UserError]
+    enrollment: JourneyEnrollment | None = strawberry.field(
+        default=None, description="The run started; null when none was."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="Why no run was started; empty on success."
+    )
 
 
 def _payload(result: tuple[Any, list[UserError]]) -> JourneyPayload:
@@ -584,18 +713,35 @@ def _payload(result: tuple[Any, list[UserError]]) -> JourneyPayload:
 
 @strawberry.type
 class JourneyQueries:
-    @strawberry.field
-    async def journey(self, info: strawberry.Info, id: strawberry.ID) -> Journey | None:
+    @strawberry.field(description="One journey by id; null when not found in this workspace.")
+    async def journey(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The journey global id.")],
+    ) -> Journey | None:
         doc = await define.get_journey(_ctx(info), id)
         return Journey.of(doc) if doc else None
 
-    @strawberry.field
+    @strawberry.field(description="Journeys of this workspace, newest first.")
     async def journeys(
         self,
         info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
-        status: JourneyStatus | None = None,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description="How many to return; at most the server's page-size maximum."
+            ),
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The endCursor of the previous page; null: the first page."
+            ),
+        ] = None,
+        status: Annotated[
+            JourneyStatus | None,
+            strawberry.argument(description="Only journeys in this status; null: all."),
+        ] = None,
     ) -> Connection[Journey]:
         page = await define.list_journeys(
             _ctx(info), first, after, status.value if status else None
@@ -606,11 +752,29 @@ class JourneyQueries:
     async def journey_enrollments(
         self,
         info: strawberry.Info,
-        journey_id: strawberry.ID,
-        first: int | None = None,
-        after: str | None = None,
-        status: EnrollmentStatus | None = None,
-        contact_id: strawberry.ID | None = None,
+        journey_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The journey global id.")
+        ],
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description="How many to return; at most the server's page-size maximum."
+            ),
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The endCursor of the previous page; null: the first page."
+            ),
+        ] = None,
+        status: Annotated[
+            EnrollmentStatus | None,
+            strawberry.argument(description="Only runs in this status; null: all."),
+        ] = None,
+        contact_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this contact's runs; null: everyone's."),
+        ] = None,
     ) -> Connection[JourneyEnrollment]:
         page = await define.list_enrollments(
             _ctx(info),
@@ -626,7 +790,13 @@ class JourneyQueries:
 @strawberry.type
 class JourneyMutations:
     @strawberry.mutation(description="A draft journey; the whole graph in one call.")
-    async def create_journey(self, info: strawberry.Info, input: JourneyInput) -> JourneyPayload:
+    async def create_journey(
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            JourneyInput, strawberry.argument(description="The draft: name, graph and settings.")
+        ],
+    ) -> JourneyPayload:
         return _payload(await attempt(define.create_journey(_ctx(info), _data(input))))
 
     @strawberry.mutation(
@@ -634,7 +804,13 @@ class JourneyMutations:
         "must be valid and becomes its next version; runs inside keep theirs."
     )
     async def save_journey(
-        self, info: strawberry.Info, id: strawberry.ID, input: JourneyInput
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The journey global id.")],
+        input: Annotated[
+            JourneyInput,
+            strawberry.argument(description="The new graph and settings; null fields are kept."),
+        ],
     ) -> JourneyPayload:
         return _payload(await attempt(define.save_journey(_ctx(info), id, _data(input))))
 
@@ -642,8 +818,18 @@ class JourneyMutations:
     async def validate_journey(
         self,
         info: strawberry.Info,
-        id: strawberry.ID | None = None,
-        input: JourneyInput | None = None,
+        id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="A saved journey to check as stored (used when input is null)."
+            ),
+        ] = None,
+        input: Annotated[
+            JourneyInput | None,
+            strawberry.argument(
+                description="An unsaved graph and settings to check; wins over id."
+            ),
+        ] = None,
     ) -> ValidateJourneyPayload:
         data = _data(input) if input is not None else None
         found, errors = await attempt(define.validate_journey(_ctx(info), id, data))
@@ -651,24 +837,42 @@ class JourneyMutations:
         return ValidateJourneyPayload(valid=not errors, user_errors=errors)
 
     @strawberry.mutation(description="Validate, freeze a version and start taking contacts.")
-    async def publish_journey(self, info: strawberry.Info, id: strawberry.ID) -> JourneyPayload:
+    async def publish_journey(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The journey global id.")],
+    ) -> JourneyPayload:
         return _payload(await attempt(lifecycle.publish_journey(_ctx(info), id)))
 
     @strawberry.mutation(description="No new runs, no steps; every run keeps its place.")
-    async def pause_journey(self, info: strawberry.Info, id: strawberry.ID) -> JourneyPayload:
+    async def pause_journey(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The journey global id.")],
+    ) -> JourneyPayload:
         return _payload(await attempt(lifecycle.pause_journey(_ctx(info), id)))
 
     @strawberry.mutation(description="Continue a paused journey where every run was.")
-    async def resume_journey(self, info: strawberry.Info, id: strawberry.ID) -> JourneyPayload:
+    async def resume_journey(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The journey global id.")],
+    ) -> JourneyPayload:
         return _payload(await attempt(lifecycle.resume_journey(_ctx(info), id)))
 
     @strawberry.mutation(description="Complete a journey: no new runs; runs inside end.")
-    async def archive_journey(self, info: strawberry.Info, id: strawberry.ID) -> JourneyPayload:
+    async def archive_journey(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The journey global id.")],
+    ) -> JourneyPayload:
         return _payload(await attempt(lifecycle.archive_journey(_ctx(info), id)))
 
     @strawberry.mutation(description="Delete a draft or archived journey with its runs.")
     async def delete_journey(
-        self, info: strawberry.Info, id: strawberry.ID
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The journey global id.")],
     ) -> DeleteJourneyPayload:
         deleted, errors = await attempt(define.delete_journey(_ctx(info), id))
         return DeleteJourneyPayload(
@@ -679,9 +883,17 @@ class JourneyMutations:
     async def enroll_in_journey(
         self,
         info: strawberry.Info,
-        journey_id: strawberry.ID,
-        contact_id: strawberry.ID,
-        data: JSON | None = None,
+        journey_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The published journey to run through."),
+        ],
+        contact_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The contact to start a run for.")
+        ],
+        data: Annotated[
+            JSON | None,
+            strawberry.argument(description="An object; becomes the trigger event's properties."),
+        ] = None,
     ) -> EnrollmentPayload:
         work = lifecycle.enroll_contact(_ctx(info), journey_id, contact_id, data)
         doc, errors = await attempt(work)
