@@ -32,7 +32,7 @@ from schema.accounts_types import (
 )
 from schema.errors import UserError, attempt
 from schema.node import gid
-from schema.pagination import Connection, connection
+from schema.pagination import After, Connection, First, connection
 
 
 @strawberry.input
@@ -291,7 +291,7 @@ class AccountQueries:
 
     @strawberry.field
     async def workspaces(
-        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+        self, info: strawberry.Info, first: First = None, after: After = None
     ) -> Connection[Workspace]:
         page = await workspaces.list_workspaces(info.context.caller(), first, after)
         return connection(page, Workspace.of)
@@ -303,7 +303,7 @@ class AccountQueries:
 
     @strawberry.field
     async def locations(
-        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+        self, info: strawberry.Info, first: First = None, after: After = None
     ) -> Connection[Location]:
         page = await locations.list_locations(info.context.caller(), first, after)
         return connection(page, Location.of)
@@ -315,7 +315,7 @@ class AccountQueries:
 
     @strawberry.field
     async def properties(
-        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+        self, info: strawberry.Info, first: First = None, after: After = None
     ) -> Connection[Property]:
         page = await sdk_properties.list_properties(info.context.caller(), first, after)
         return connection(page, Property.of)
@@ -324,8 +324,8 @@ class AccountQueries:
     async def api_keys(
         self,
         info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
+        first: First = None,
+        after: After = None,
         kind: ApiKeyKind | None = None,
     ) -> Connection[ApiKey]:
         page = await api_keys.list_keys(
@@ -335,7 +335,7 @@ class AccountQueries:
 
     @strawberry.field
     async def members(
-        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+        self, info: strawberry.Info, first: First = None, after: After = None
     ) -> Connection[Member]:
         page = await users.list_members(info.context.caller(), first, after)
         return connection(page, Member.of)
@@ -344,8 +344,8 @@ class AccountQueries:
     async def audit_entries(
         self,
         info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
+        first: First = None,
+        after: After = None,
         action: str | None = None,
     ) -> Connection[AuditEntry]:
         page = await audit.list_entries(info.context.caller(), first, after, action)

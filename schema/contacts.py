@@ -19,7 +19,7 @@ from schema.accounts_types import Location
 from schema.errors import UserError, attempt
 from schema.loaders import load_many, load_one
 from schema.node import Node, gid, gid_or_none
-from schema.pagination import Connection, connection
+from schema.pagination import After, Connection, First, connection
 
 if TYPE_CHECKING:
     from schema.segments import Segment
@@ -177,8 +177,8 @@ class Contact(Node):
     async def events(
         self,
         info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
+        first: First = None,
+        after: After = None,
         name: str | None = None,
     ) -> Connection[Event]:
         page = await read.list_events(info.context.caller(), self.doc, first, after, name)
@@ -337,8 +337,8 @@ class ContactQueries:
     async def contacts(
         self,
         info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
+        first: First = None,
+        after: After = None,
         search: str | None = None,
         segment_id: strawberry.ID | None = None,
         tag: str | None = None,

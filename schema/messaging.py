@@ -15,7 +15,7 @@ from resolvers.messaging import engagement, inbox, message_log, providers, sendi
 from schema.contacts import Contact
 from schema.errors import UserError, attempt
 from schema.node import Node, gid, gid_or_none
-from schema.pagination import Connection, connection
+from schema.pagination import After, Connection, First, connection
 
 
 def _source_id(row: Any) -> strawberry.ID | None:
@@ -250,8 +250,8 @@ class MessagingQueries:
     async def templates(
         self,
         info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
+        first: First = None,
+        after: After = None,
         channel: str | None = None,
     ) -> Connection[Template]:
         page = await templates.list_templates(info.context.caller(), first, after, channel)
@@ -278,8 +278,8 @@ class MessagingQueries:
     async def messages(
         self,
         info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
+        first: First = None,
+        after: After = None,
         contact_id: strawberry.ID | None = None,
         source_id: strawberry.ID | None = None,
         status: str | None = None,
@@ -299,8 +299,8 @@ class MessagingQueries:
         self,
         info: strawberry.Info,
         contact_id: strawberry.ID,
-        first: int | None = None,
-        after: str | None = None,
+        first: First = None,
+        after: After = None,
         unread_only: bool = False,
     ) -> Connection[InboxItem]:
         page = await inbox.list_inbox(info.context.caller(), contact_id, first, after, unread_only)

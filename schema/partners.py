@@ -13,7 +13,7 @@ from resolvers.partners import endpoints
 from resolvers.partners.event_types import EVENT_TYPES
 from schema.errors import UserError, attempt
 from schema.node import Node, gid
-from schema.pagination import Connection, connection
+from schema.pagination import After, Connection, First, connection
 
 
 @strawberry.type
@@ -172,7 +172,7 @@ class PartnerQueries:
 
     @strawberry.field
     async def webhook_endpoints(
-        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+        self, info: strawberry.Info, first: First = None, after: After = None
     ) -> Connection[WebhookEndpoint]:
         page = await endpoints.list_endpoints(info.context.caller(), first, after)
         return connection(page, WebhookEndpoint.of)
@@ -183,8 +183,8 @@ class PartnerQueries:
         info: strawberry.Info,
         endpoint_id: strawberry.ID,
         status: str | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[WebhookDelivery]:
         page = await endpoints.list_deliveries(
             info.context.caller(), endpoint_id, status, first, after

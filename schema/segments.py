@@ -19,7 +19,7 @@ from resolvers.segments import define, live_counts, static
 from schema.contacts import Contact
 from schema.errors import UserError, attempt
 from schema.node import Node, gid, gid_or_none, raw_ids_in
-from schema.pagination import Connection, connection
+from schema.pagination import After, Connection, First, connection
 
 T = TypeVar("T")
 
@@ -55,7 +55,7 @@ class Segment(Node):
 
     @strawberry.field(description="The contacts in the segment now.")
     async def members(
-        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+        self, info: strawberry.Info, first: First = None, after: After = None
     ) -> Connection[Contact]:
         page = await read.list_segment_members(info.context.caller(), self.doc, first, after)
         return connection(page, Contact.of)
@@ -163,7 +163,7 @@ def _ctx(info: strawberry.Info):
 class SegmentQueries:
     @strawberry.field
     async def segments(
-        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+        self, info: strawberry.Info, first: First = None, after: After = None
     ) -> Connection[Segment]:
         page = await define.list_segments(_ctx(info), first, after)
         return connection(page, Segment.of)
