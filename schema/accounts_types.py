@@ -226,7 +226,9 @@ class AuditEntry(Node):
 @strawberry.type(description="The caller: whose credentials these are and what they may do.")
 class Viewer:
     kind: str = strawberry.field(description="secret_key, write_key or user.")
-    label: str = strawberry.field(description="Readable name: the user's email, or the key's name and prefix.")
+    label: str = strawberry.field(
+        description="Readable name: the user's email, or the key's name and prefix."
+    )
     role: Role | None = strawberry.field(description="The user's role; null for an API key.")
     permissions: list[str] = strawberry.field(description="Permissions granted, sorted.")
     workspace_id: strawberry.ID = strawberry.field(

@@ -273,19 +273,25 @@ class EventInput:
 @strawberry.type
 class ContactPayload:
     contact: Contact | None = None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type
 class DeleteContactPayload:
     deleted_contact_id: strawberry.ID | None = None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type
 class CustomFieldPayload:
     custom_field: CustomField | None = None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type
@@ -302,7 +308,9 @@ class TrackEventsPayload:
     duplicates: int = 0
     rejected: list[EventProblem] = strawberry.field(default_factory=list)
     warnings: list[EventProblem] = strawberry.field(default_factory=list)
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 def _contact_payload(result: tuple[Any, list[UserError]]) -> ContactPayload:

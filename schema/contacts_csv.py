@@ -88,7 +88,9 @@ class ImportJob(Node):
 @strawberry.type
 class ImportContactsPayload:
     import_job: ImportJob | None = None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type

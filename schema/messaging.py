@@ -200,43 +200,57 @@ class QuietHoursInput:
 @strawberry.type
 class ChannelConfigPayload:
     channel_config: ChannelConfig | None = None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type
 class RemovePayload:
     removed: bool = False
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type
 class TemplatePayload:
     template: Template | None = None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type
 class TemplatePreview:
     rendered: JSON | None = None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type
 class SendingRulesPayload:
     sending_rules: SendingRules | None = None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type
 class InboxItemPayload:
     item: InboxItem | None = None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type
 class ContactDevicePayload:
     contact: Contact | None = None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type

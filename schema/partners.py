@@ -90,13 +90,17 @@ class WebhookEndpointPayload:
     secret: str | None = strawberry.field(
         default=None, description="The signing secret (whsec_…). Shown only in this response."
     )
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type
 class WebhookDeliveryPayload:
     delivery: WebhookDelivery | None = None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 def _endpoint_payload(result: Any, errors: list[UserError]) -> WebhookEndpointPayload:

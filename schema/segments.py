@@ -82,13 +82,17 @@ class Segment(Node):
 class SegmentPreview:
     count: int | None = None
     sample: list[Contact] = strawberry.field(default_factory=list)
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type
 class SegmentPayload:
     segment: Segment | None = None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type
@@ -97,13 +101,17 @@ class StaticSegmentPayload:
     unmatched_rows: list[int] = strawberry.field(
         default_factory=list, description="Rows of the CSV that found no contact."
     )
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type
 class DeleteSegmentPayload:
     deleted_segment_id: strawberry.ID | None = None
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type
