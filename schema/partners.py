@@ -16,17 +16,19 @@ from schema.node import Node, gid
 from schema.pagination import After, Connection, First, connection
 
 
-@strawberry.type
+@strawberry.type(description="A partner URL that receives Reach events as signed webhooks.")
 class WebhookEndpoint(Node):
-    id: strawberry.ID
-    url: str
-    event_types: list[str]
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    url: str = strawberry.field(description="Where deliveries are POSTed.")
+    event_types: list[str] = strawberry.field(description="The event types it receives.")
     status: str = strawberry.field(description="active | disabled")
     disabled_reason: str | None = strawberry.field(
         description="Why it was disabled: by a user, a 410 Gone, or repeated failure."
     )
-    failure_streak: int
-    created_at: datetime
+    failure_streak: int = strawberry.field(
+        description="Failed deliveries in a row since the last success."
+    )
+    created_at: datetime = strawberry.field(description="When it was created.")
 
     @staticmethod
     def of(doc: Any) -> WebhookEndpoint:
@@ -41,25 +43,27 @@ class WebhookEndpoint(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="One try at delivering a webhook.")
 class WebhookAttempt:
-    at: datetime
+    at: datetime = strawberry.field(description="When it was tried.")
     status_code: int | None = strawberry.field(description="None: no answer (see error).")
-    error: str | None
-    duration_ms: int
+    error: str | None = strawberry.field(description="What went wrong, if anything.")
+    duration_ms: int = strawberry.field(description="How long it took, in milliseconds.")
 
 
-@strawberry.type
+@strawberry.type(description="One event sent (or to be sent) to an endpoint, with its tries.")
 class WebhookDelivery(Node):
-    id: strawberry.ID
-    endpoint_id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    endpoint_id: strawberry.ID = strawberry.field(description="The endpoint it goes to.")
     event_id: str = strawberry.field(description="The webhook-id header; kept on replays.")
-    type: str
-    payload: JSON
+    type: str = strawberry.field(description="The event type.")
+    payload: JSON = strawberry.field(description="The JSON body sent.")
     status: str = strawberry.field(description="pending | succeeded | failed | dead")
-    attempts: list[WebhookAttempt]
-    next_attempt_at: datetime | None
-    created_at: datetime
+    attempts: list[WebhookAttempt] = strawberry.field(description="Every try so far, oldest first.")
+    next_attempt_at: datetime | None = strawberry.field(
+        description="When it is tried next; null when no retry is due."
+    )
+    created_at: datetime = strawberry.field(description="When the delivery was created.")
 
     @staticmethod
     def of(doc: Any) -> WebhookDelivery:
@@ -84,9 +88,11 @@ class WebhookDelivery(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="Result of a webhook endpoint mutation.")
 class WebhookEndpointPayload:
-    endpoint: WebhookEndpoint | None = None
+    endpoint: WebhookEndpoint | None = strawberry.field(
+        default=None, description="The endpoint as saved; null on error."
+    )
     secret: str | None = strawberry.field(
         default=None, description="The signing secret (whsec_…). Shown only in this response."
     )
@@ -95,9 +101,11 @@ class WebhookEndpointPayload:
     )
 
 
-@strawberry.type
+@strawberry.type(description="Result of replayWebhookDelivery.")
 class WebhookDeliveryPayload:
-    delivery: WebhookDelivery | None = None
+    delivery: WebhookDelivery | None = strawberry.field(
+        default=None, description="The delivery sent again; null on error."
+    )
     user_errors: list[UserError] = strawberry.field(
         description="What went wrong; empty when the mutation succeeded."
     )
@@ -126,7 +134,7 @@ class PartnerMutations:
         ctx = info.context.caller()
         return _endpoint_payload(*await attempt(endpoints.create(ctx, url, event_types, secret)))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Change an endpoint's URL or event types.")
     async def update_webhook_endpoint(
         self,
         info: strawberry.Info,
@@ -137,14 +145,14 @@ class PartnerMutations:
         ctx = info.context.caller()
         return _endpoint_payload(*await attempt(endpoints.update(ctx, id, url, event_types)))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Stop deliveries to an endpoint.")
     async def disable_webhook_endpoint(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> WebhookEndpointPayload:
         ctx = info.context.caller()
         return _endpoint_payload(*await attempt(endpoints.set_status(ctx, id, False)))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Resume deliveries to a disabled endpoint.")
     async def enable_webhook_endpoint(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> WebhookEndpointPayload:
@@ -174,7 +182,7 @@ class PartnerQueries:
     def webhook_event_types(self) -> list[str]:
         return list(EVENT_TYPES)
 
-    @strawberry.field
+    @strawberry.field(description="The webhook endpoints of this workspace (admin only).")
     async def webhook_endpoints(
         self, info: strawberry.Info, first: First = None, after: After = None
     ) -> Connection[WebhookEndpoint]:
