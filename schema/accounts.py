@@ -182,7 +182,9 @@ def _ctx(info: strawberry.Info):
 class AccountMutations:
     @strawberry.mutation(description="Create a workspace in the caller's organization.")
     async def create_workspace(
-        self, info: strawberry.Info, input: CreateWorkspaceInput
+        self,
+        info: strawberry.Info,
+        input: Annotated[CreateWorkspaceInput, strawberry.argument(description="The fields.")],
     ) -> WorkspacePayload:
         doc, errors = await attempt(
             workspaces.create_workspace(_ctx(info), input.name, input.timezone), "input."
@@ -198,7 +200,10 @@ class AccountMutations:
 
     @strawberry.mutation(description="Change a workspace's name, timezone or phone country.")
     async def update_workspace(
-        self, info: strawberry.Info, id: ID_ARG, input: UpdateWorkspaceInput
+        self,
+        info: strawberry.Info,
+        id: ID_ARG,
+        input: Annotated[UpdateWorkspaceInput, strawberry.argument(description="The fields.")],
     ) -> WorkspacePayload:
         work = workspaces.update_workspace(
             _ctx(info),
@@ -212,7 +217,9 @@ class AccountMutations:
 
     @strawberry.mutation(description="Create a location (outlet).")
     async def create_location(
-        self, info: strawberry.Info, input: CreateLocationInput
+        self,
+        info: strawberry.Info,
+        input: Annotated[CreateLocationInput, strawberry.argument(description="The fields.")],
     ) -> LocationPayload:
         doc, errors = await attempt(
             locations.create_location(_ctx(info), input.name, input.code, input.timezone),
@@ -229,7 +236,9 @@ class AccountMutations:
 
     @strawberry.mutation(description="Create an SDK property; issue it a write key next.")
     async def create_property(
-        self, info: strawberry.Info, input: CreatePropertyInput
+        self,
+        info: strawberry.Info,
+        input: Annotated[CreatePropertyInput, strawberry.argument(description="The fields.")],
     ) -> PropertyPayload:
         doc, errors = await attempt(
             sdk_properties.create_property(
@@ -248,7 +257,9 @@ class AccountMutations:
 
     @strawberry.mutation(description="Issue a secret API key; the key is shown once.")
     async def issue_api_key(
-        self, info: strawberry.Info, input: IssueApiKeyInput
+        self,
+        info: strawberry.Info,
+        input: Annotated[IssueApiKeyInput, strawberry.argument(description="The fields.")],
     ) -> IssueApiKeyPayload:
         result, errors = await attempt(
             api_keys.issue_secret_key(_ctx(info), input.name, input.scopes), "input."

@@ -446,13 +446,20 @@ class ContactQueries:
 @strawberry.type
 class ContactMutations:
     @strawberry.mutation(description="Create a contact.")
-    async def create_contact(self, info: strawberry.Info, input: ContactInput) -> ContactPayload:
+    async def create_contact(
+        self,
+        info: strawberry.Info,
+        input: Annotated[ContactInput, strawberry.argument(description="The fields.")],
+    ) -> ContactPayload:
         ctx = info.context.caller()
         return _contact_payload(await attempt(edit.create_contact(ctx, _data(input)), "input."))
 
     @strawberry.mutation(description="Change a contact; omitted fields stay as they are.")
     async def update_contact(
-        self, info: strawberry.Info, id: ID_ARG, input: ContactInput
+        self,
+        info: strawberry.Info,
+        id: ID_ARG,
+        input: Annotated[ContactInput, strawberry.argument(description="The fields.")],
     ) -> ContactPayload:
         data = {k: v for k, v in _data(input).items() if v is not None or k == "location_id"}
         ctx = info.context.caller()

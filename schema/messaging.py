@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -287,6 +287,9 @@ class ContactDevicePayload:
     )
 
 
+ID_ARG = Annotated[strawberry.ID, strawberry.argument(description="Its global id.")]
+
+
 @strawberry.type
 class MessagingQueries:
     @strawberry.field(description="Providers configured per channel (and per outlet).")
@@ -306,7 +309,7 @@ class MessagingQueries:
         return connection(page, Template.of)
 
     @strawberry.field(description="A template by id; null if not found in this workspace.")
-    async def template(self, info: strawberry.Info, id: strawberry.ID) -> Template | None:
+    async def template(self, info: strawberry.Info, id: ID_ARG) -> Template | None:
         row = await templates.get_template(info.context.caller(), id)
         return Template.of(row) if row else None
 
@@ -407,7 +410,7 @@ class MessagingMutations:
         return TemplatePayload(template=Template.of(row) if row else None, user_errors=errors)
 
     @strawberry.mutation(description="Delete a template.")
-    async def delete_template(self, info: strawberry.Info, id: strawberry.ID) -> RemovePayload:
+    async def delete_template(self, info: strawberry.Info, id: ID_ARG) -> RemovePayload:
         removed, errors = await attempt(templates.delete_template(info.context.caller(), id))
         return RemovePayload(removed=bool(removed), user_errors=errors)
 

@@ -4,7 +4,7 @@ Admin only (resolvers.partners.endpoints checks); mutations return userErrors.""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -111,6 +111,9 @@ class WebhookDeliveryPayload:
     )
 
 
+ID_ARG = Annotated[strawberry.ID, strawberry.argument(description="Its global id.")]
+
+
 def _endpoint_payload(result: Any, errors: list[UserError]) -> WebhookEndpointPayload:
     if errors:
         return WebhookEndpointPayload(user_errors=errors)
@@ -138,7 +141,7 @@ class PartnerMutations:
     async def update_webhook_endpoint(
         self,
         info: strawberry.Info,
-        id: strawberry.ID,
+        id: ID_ARG,
         url: str | None = None,
         event_types: list[str] | None = None,
     ) -> WebhookEndpointPayload:
@@ -147,28 +150,28 @@ class PartnerMutations:
 
     @strawberry.mutation(description="Stop deliveries to an endpoint.")
     async def disable_webhook_endpoint(
-        self, info: strawberry.Info, id: strawberry.ID
+        self, info: strawberry.Info, id: ID_ARG
     ) -> WebhookEndpointPayload:
         ctx = info.context.caller()
         return _endpoint_payload(*await attempt(endpoints.set_status(ctx, id, False)))
 
     @strawberry.mutation(description="Resume deliveries to a disabled endpoint.")
     async def enable_webhook_endpoint(
-        self, info: strawberry.Info, id: strawberry.ID
+        self, info: strawberry.Info, id: ID_ARG
     ) -> WebhookEndpointPayload:
         ctx = info.context.caller()
         return _endpoint_payload(*await attempt(endpoints.set_status(ctx, id, True)))
 
     @strawberry.mutation(description="A new secret, shown once; the old one signs for 24 h.")
     async def rotate_webhook_secret(
-        self, info: strawberry.Info, id: strawberry.ID
+        self, info: strawberry.Info, id: ID_ARG
     ) -> WebhookEndpointPayload:
         ctx = info.context.caller()
         return _endpoint_payload(*await attempt(endpoints.rotate_secret(ctx, id)))
 
     @strawberry.mutation(description="Send a delivery again, with the same webhook-id.")
     async def replay_webhook_delivery(
-        self, info: strawberry.Info, id: strawberry.ID
+        self, info: strawberry.Info, id: ID_ARG
     ) -> WebhookDeliveryPayload:
         doc, errors = await attempt(endpoints.replay(info.context.caller(), id))
         if errors:

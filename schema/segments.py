@@ -229,7 +229,11 @@ class SegmentQueries:
 @strawberry.type
 class SegmentMutations:
     @strawberry.mutation(description="A dynamic segment; its members are computed at once.")
-    async def create_segment(self, info: strawberry.Info, input: SegmentInput) -> SegmentPayload:
+    async def create_segment(
+        self,
+        info: strawberry.Info,
+        input: Annotated[SegmentInput, strawberry.argument(description="The fields.")],
+    ) -> SegmentPayload:
         data = {
             "name": input.name,
             "rules": raw_ids_in(input.rules),
@@ -241,7 +245,10 @@ class SegmentMutations:
 
     @strawberry.mutation(description="Change a segment; new rules recompute its members.")
     async def update_segment(
-        self, info: strawberry.Info, id: SEGMENT_ARG, input: SegmentUpdateInput
+        self,
+        info: strawberry.Info,
+        id: SEGMENT_ARG,
+        input: Annotated[SegmentUpdateInput, strawberry.argument(description="The fields.")],
     ) -> SegmentPayload:
         data: dict[str, Any] = {
             "name": input.name,
@@ -277,7 +284,9 @@ class SegmentMutations:
         "another segment."
     )
     async def create_static_segment(
-        self, info: strawberry.Info, input: StaticSegmentInput
+        self,
+        info: strawberry.Info,
+        input: Annotated[StaticSegmentInput, strawberry.argument(description="The fields.")],
     ) -> StaticSegmentPayload:
         data = {
             "name": input.name,
