@@ -318,8 +318,13 @@ class MessagingQueries:
         self,
         info: strawberry.Info,
         channel: str,
-        fields: JSON,
-        contact_id: strawberry.ID | None = None,
+        fields: Annotated[
+            JSON, strawberry.argument(description="The content by field, with {{placeholders}}.")
+        ],
+        contact_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Render for this contact; a sample when omitted."),
+        ] = None,
     ) -> TemplatePreview:
         work = templates.preview(info.context.caller(), channel, fields, contact_id)
         rendered, errors = await attempt(work)
@@ -331,8 +336,13 @@ class MessagingQueries:
         info: strawberry.Info,
         first: First = None,
         after: After = None,
-        contact_id: strawberry.ID | None = None,
-        source_id: strawberry.ID | None = None,
+        contact_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only messages to this contact.")
+        ] = None,
+        source_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only messages of this campaign or journey."),
+        ] = None,
         status: str | None = None,
     ) -> Connection[Message]:
         page = await message_log.list_messages(
@@ -349,10 +359,12 @@ class MessagingQueries:
     async def contact_inbox(
         self,
         info: strawberry.Info,
-        contact_id: strawberry.ID,
+        contact_id: Annotated[strawberry.ID, strawberry.argument(description="The contact.")],
         first: First = None,
         after: After = None,
-        unread_only: bool = False,
+        unread_only: Annotated[
+            bool, strawberry.argument(description="Only items not yet read.")
+        ] = False,
     ) -> Connection[InboxItem]:
         page = await inbox.list_inbox(info.context.caller(), contact_id, first, after, unread_only)
         return connection(page, InboxItem.of)
@@ -371,10 +383,20 @@ class MessagingMutations:
         self,
         info: strawberry.Info,
         channel: str,
-        provider: str,
-        config: JSON,
-        location_id: strawberry.ID | None = None,
-        enabled: bool = True,
+        provider: Annotated[str, strawberry.argument(description="The provider's name.")],
+        config: Annotated[
+            JSON,
+            strawberry.argument(
+                description="The provider's settings, secrets included (never shown back)."
+            ),
+        ],
+        location_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The outlet; the whole workspace when omitted."),
+        ] = None,
+        enabled: Annotated[
+            bool, strawberry.argument(description="Whether sends may use it.")
+        ] = True,
     ) -> ChannelConfigPayload:
         work = providers.configure(
             info.context.caller(), channel, provider, config, location_id, enabled
@@ -396,12 +418,20 @@ class MessagingMutations:
     async def save_template(
         self,
         info: strawberry.Info,
-        name: str,
+        name: Annotated[str, strawberry.argument(description="Display name.")],
         channel: str,
-        fields: JSON,
-        description: str = "",
-        id: strawberry.ID | None = None,
-        sample_contact_id: strawberry.ID | None = None,
+        fields: Annotated[
+            JSON, strawberry.argument(description="The content by field, with {{placeholders}}.")
+        ],
+        description: Annotated[str, strawberry.argument(description="Free text.")] = "",
+        id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The template to update; a new one when omitted."),
+        ] = None,
+        sample_contact_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="A contact to render the check with."),
+        ] = None,
     ) -> TemplatePayload:
         work = templates.save_template(
             info.context.caller(), name, channel, fields, description, id, sample_contact_id
@@ -418,10 +448,21 @@ class MessagingMutations:
     async def update_sending_rules(
         self,
         info: strawberry.Info,
-        approval_required: bool | None = None,
-        frequency_caps: list[FrequencyCapInput] | None = None,
-        quiet_hours: QuietHoursInput | None = None,
-        clear_quiet_hours: bool = False,
+        approval_required: Annotated[
+            bool | None,
+            strawberry.argument(description="Require approval of sends; unchanged when omitted."),
+        ] = None,
+        frequency_caps: Annotated[
+            list[FrequencyCapInput] | None,
+            strawberry.argument(description="Replace every cap; unchanged when omitted."),
+        ] = None,
+        quiet_hours: Annotated[
+            QuietHoursInput | None,
+            strawberry.argument(description="New quiet hours; unchanged when omitted."),
+        ] = None,
+        clear_quiet_hours: Annotated[
+            bool, strawberry.argument(description="Remove the quiet hours.")
+        ] = False,
     ) -> SendingRulesPayload:
         caps = None
         if frequency_caps is not None:
@@ -443,7 +484,10 @@ class MessagingMutations:
 
     @strawberry.mutation(description="Mark an in-app message read or dismissed.")
     async def mark_inbox_item(
-        self, info: strawberry.Info, id: strawberry.ID, action: str
+        self,
+        info: strawberry.Info,
+        id: ID_ARG,
+        action: Annotated[str, strawberry.argument(description="read or dismissed.")],
     ) -> InboxItemPayload:
         item, errors = await attempt(inbox.mark(info.context.caller(), id, action))
         return InboxItemPayload(item=InboxItem.of(item) if item else None, user_errors=errors)
@@ -452,10 +496,17 @@ class MessagingMutations:
     async def register_device(
         self,
         info: strawberry.Info,
-        contact_id: strawberry.ID,
+        contact_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The contact the device belongs to.")
+        ],
         kind: str,
-        token: str | None = None,
-        subscription: JSON | None = None,
+        token: Annotated[
+            str | None, strawberry.argument(description="The FCM token (kind fcm).")
+        ] = None,
+        subscription: Annotated[
+            JSON | None,
+            strawberry.argument(description="The browser's push subscription (kind web)."),
+        ] = None,
     ) -> ContactDevicePayload:
         work = devices.register(info.context.caller(), contact_id, kind, token, subscription)
         contact, errors = await attempt(work)

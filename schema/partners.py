@@ -130,9 +130,17 @@ class PartnerMutations:
     async def create_webhook_endpoint(
         self,
         info: strawberry.Info,
-        url: str,
-        event_types: list[str],
-        secret: str | None = None,
+        url: Annotated[str, strawberry.argument(description="The URL deliveries are POSTed to.")],
+        event_types: Annotated[
+            list[str],
+            strawberry.argument(
+                description="Event types to send, at least one (see webhookEventTypes)."
+            ),
+        ],
+        secret: Annotated[
+            str | None,
+            strawberry.argument(description="A signing secret to use; generated when omitted."),
+        ] = None,
     ) -> WebhookEndpointPayload:
         ctx = info.context.caller()
         return _endpoint_payload(*await attempt(endpoints.create(ctx, url, event_types, secret)))
@@ -142,8 +150,13 @@ class PartnerMutations:
         self,
         info: strawberry.Info,
         id: ID_ARG,
-        url: str | None = None,
-        event_types: list[str] | None = None,
+        url: Annotated[
+            str | None, strawberry.argument(description="New URL; unchanged when omitted.")
+        ] = None,
+        event_types: Annotated[
+            list[str] | None,
+            strawberry.argument(description="New event types; unchanged when omitted."),
+        ] = None,
     ) -> WebhookEndpointPayload:
         ctx = info.context.caller()
         return _endpoint_payload(*await attempt(endpoints.update(ctx, id, url, event_types)))
@@ -196,7 +209,7 @@ class PartnerQueries:
     async def webhook_deliveries(
         self,
         info: strawberry.Info,
-        endpoint_id: strawberry.ID,
+        endpoint_id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint.")],
         status: str | None = None,
         first: First = None,
         after: After = None,
