@@ -12,40 +12,48 @@ from strawberry.scalars import JSON
 from schema.node import Node, gid, gid_or_none
 
 
-@strawberry.enum
+@strawberry.enum(description="A member's role in an organization, most to least powerful.")
 class Role(Enum):
-    OWNER = "owner"
-    ADMIN = "admin"
-    MARKETER = "marketer"
-    APPROVER = "approver"
-    VIEWER = "viewer"
+    OWNER = strawberry.enum_value("owner", description="All permissions; may grant agency access.")
+    ADMIN = strawberry.enum_value("admin", description="All permissions.")
+    MARKETER = strawberry.enum_value("marketer", description="read, write and track.")
+    APPROVER = strawberry.enum_value("approver", description="read and approve.")
+    VIEWER = strawberry.enum_value("viewer", description="read only.")
 
 
-@strawberry.enum
+@strawberry.enum(description="Where an SDK property sends events from.")
 class Platform(Enum):
-    WEB = "web"
-    IOS = "ios"
-    ANDROID = "android"
-    KIOSK = "kiosk"
-    SERVER = "server"
+    WEB = strawberry.enum_value("web", description="A website.")
+    IOS = strawberry.enum_value("ios", description="An iOS app.")
+    ANDROID = strawberry.enum_value("android", description="An Android app.")
+    KIOSK = strawberry.enum_value("kiosk", description="An in-store kiosk or device.")
+    SERVER = strawberry.enum_value("server", description="A back-end server.")
 
 
-@strawberry.enum
+@strawberry.enum(description="What an API key is for.")
 class ApiKeyKind(Enum):
-    SECRET = "secret"
-    WRITE = "write"
+    SECRET = strawberry.enum_value(
+        "secret", description="Server-side key for the API, limited by its scopes."
+    )
+    WRITE = strawberry.enum_value(
+        "write", description="Public key of one SDK property: sends events only."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A workspace: the tenant every contact, segment and send belongs to.")
 class Workspace(Node):
-    id: strawberry.ID
-    organization_id: strawberry.ID
-    name: str
-    timezone: str
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    organization_id: strawberry.ID = strawberry.field(
+        description="Global id of the organization that owns it."
+    )
+    name: str = strawberry.field(description="Display name.")
+    timezone: str = strawberry.field(
+        description="IANA timezone (e.g. Asia/Kolkata) for schedules and reports."
+    )
     default_country: str | None = strawberry.field(
         description="Country assumed for phone numbers without a country code."
     )
-    created_at: datetime
+    created_at: datetime = strawberry.field(description="When it was created.")
 
     @staticmethod
     def of(doc: Any) -> Workspace:
@@ -59,13 +67,15 @@ class Workspace(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="A location (outlet, store) of the workspace.")
 class Location(Node):
-    id: strawberry.ID
-    name: str
-    code: str
-    timezone: str | None
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    name: str = strawberry.field(description="Display name.")
+    code: str = strawberry.field(description="Outlet code used in URLs: a-z, 0-9 and dashes.")
+    timezone: str | None = strawberry.field(
+        description="IANA timezone of the outlet; null means the workspace's."
+    )
+    created_at: datetime = strawberry.field(description="When it was created.")
 
     @staticmethod
     def of(doc: Any) -> Location:
@@ -78,13 +88,17 @@ class Location(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="An SDK property: one website or app that sends events with a write key."
+)
 class Property(Node):
-    id: strawberry.ID
-    name: str
-    platform: Platform
-    location_id: strawberry.ID | None
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    name: str = strawberry.field(description="Display name.")
+    platform: Platform = strawberry.field(description="What the property is.")
+    location_id: strawberry.ID | None = strawberry.field(
+        description="Global id of the location its events belong to; null for none."
+    )
+    created_at: datetime = strawberry.field(description="When it was created.")
 
     @staticmethod
     def of(doc: Any) -> Property:
@@ -97,20 +111,28 @@ class Property(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="An API key (the secret itself is never shown after issue).")
 class ApiKey(Node):
-    id: strawberry.ID
-    kind: ApiKeyKind
-    name: str
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    kind: ApiKeyKind = strawberry.field(description="Secret (server) or write (SDK) key.")
+    name: str = strawberry.field(description="Label given when issued.")
     prefix: str = strawberry.field(
         description="The key's first characters; the rest is never shown again."
     )
-    scopes: list[str]
-    property_id: strawberry.ID | None
-    created_by: str
-    created_at: datetime
-    revoked_at: datetime | None
-    last_used_at: datetime | None
+    scopes: list[str] = strawberry.field(
+        description="What the key may do: read, write, track, approve, admin."
+    )
+    property_id: strawberry.ID | None = strawberry.field(
+        description="Global id of the SDK property of a write key; null for a secret key."
+    )
+    created_by: str = strawberry.field(description="Label of who issued it.")
+    created_at: datetime = strawberry.field(description="When it was issued.")
+    revoked_at: datetime | None = strawberry.field(
+        description="When it was revoked; null while it works."
+    )
+    last_used_at: datetime | None = strawberry.field(
+        description="About when it last authenticated a request (to the minute); null if never."
+    )
 
     @staticmethod
     def of(doc: Any) -> ApiKey:
@@ -128,13 +150,13 @@ class ApiKey(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="A user with a role in this organization.")
 class Member:
-    user_id: strawberry.ID
-    email: str
-    name: str
-    role: Role
-    joined_at: datetime
+    user_id: strawberry.ID = strawberry.field(description="Global id of the user.")
+    email: str = strawberry.field(description="The user's sign-in email.")
+    name: str = strawberry.field(description="The user's name.")
+    role: Role = strawberry.field(description="Their role here.")
+    joined_at: datetime = strawberry.field(description="When they became a member.")
 
     @staticmethod
     def of(member: Any) -> Member:
@@ -147,15 +169,19 @@ class Member:
         )
 
 
-@strawberry.type
+@strawberry.type(description="An invitation to join the organization.")
 class Invitation(Node):
-    id: strawberry.ID
-    email: str
-    role: Role
-    invited_by: str
-    expires_at: datetime
-    accepted_at: datetime | None
-    delivered_at: datetime | None
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    email: str = strawberry.field(description="Who was invited.")
+    role: Role = strawberry.field(description="The role they get on accepting.")
+    invited_by: str = strawberry.field(description="Label of who invited them.")
+    expires_at: datetime = strawberry.field(description="After this the link no longer works.")
+    accepted_at: datetime | None = strawberry.field(
+        description="When it was accepted; null if not yet."
+    )
+    delivered_at: datetime | None = strawberry.field(
+        description="When the email was sent; null if not yet."
+    )
 
     @staticmethod
     def of(doc: Any) -> Invitation:
@@ -170,17 +196,17 @@ class Invitation(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="One recorded account-setup change: who did what to which object.")
 class AuditEntry(Node):
-    id: strawberry.ID
-    action: str
-    actor_kind: str
-    actor_id: str
-    actor_label: str
-    target_type: str
-    target_id: str
-    details: JSON
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    action: str = strawberry.field(description="What was done, e.g. secret_key.issued.")
+    actor_kind: str = strawberry.field(description="Who did it: secret_key, write_key or user.")
+    actor_id: str = strawberry.field(description="Raw id of the key or user that did it.")
+    actor_label: str = strawberry.field(description="Readable name of the actor.")
+    target_type: str = strawberry.field(description="Type of the object changed.")
+    target_id: str = strawberry.field(description="Raw id of the object changed.")
+    details: JSON = strawberry.field(description="Action-specific facts (JSON object).")
+    created_at: datetime = strawberry.field(description="When it happened.")
 
     @staticmethod
     def of(doc: Any) -> AuditEntry:
@@ -197,11 +223,15 @@ class AuditEntry(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="The caller: whose credentials these are and what they may do.")
 class Viewer:
     kind: str = strawberry.field(description="secret_key, write_key or user.")
-    label: str
-    role: Role | None
-    permissions: list[str]
-    workspace_id: strawberry.ID
-    organization_id: strawberry.ID
+    label: str = strawberry.field(
+        description="Readable name: the user's email, or the key's name and prefix."
+    )
+    role: Role | None = strawberry.field(description="The user's role; null for an API key.")
+    permissions: list[str] = strawberry.field(description="Permissions granted, sorted.")
+    workspace_id: strawberry.ID = strawberry.field(
+        description="Global id of the workspace acted in."
+    )
+    organization_id: strawberry.ID = strawberry.field(description="Global id of its organization.")

@@ -20,44 +20,52 @@ from schema.errors import UserError, attempt
 from schema.node import Node, gid
 
 
-@strawberry.enum
+@strawberry.enum(description="Where a CSV import is.")
 class ImportStatus(Enum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
+    QUEUED = strawberry.enum_value("queued", description="Waiting for a worker.")
+    RUNNING = strawberry.enum_value("running", description="Rows are being imported.")
+    COMPLETED = strawberry.enum_value("completed", description="Every row was processed.")
+    FAILED = strawberry.enum_value("failed", description="Stopped; see failureReason.")
 
 
 @strawberry.type(description="A problem with one row: rows are numbered as in a spreadsheet.")
 class ImportRowError:
     row: int = strawberry.field(description="The header is row 1, the first data row is 2.")
-    column: str | None
-    reason: str
+    column: str | None = strawberry.field(description="The column at fault, if one.")
+    reason: str = strawberry.field(description="What is wrong.")
 
 
-@strawberry.type
+@strawberry.type(description="A CSV contact import and its progress.")
 class ImportJob(Node):
-    id: strawberry.ID
-    status: ImportStatus
-    filename: str
-    total_rows: int
-    processed_rows: int
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    status: ImportStatus = strawberry.field(description="Where the import is.")
+    filename: str = strawberry.field(description="Name of the uploaded file.")
+    total_rows: int = strawberry.field(description="Data rows in the file.")
+    processed_rows: int = strawberry.field(description="Data rows handled so far.")
     accepted: int = strawberry.field(description="Rows stored (new or updated contacts).")
-    rejected: int
+    rejected: int = strawberry.field(description="Rows not stored.")
     errors: list[ImportRowError] = strawberry.field(
         description="Why rows were rejected (the first 1000)."
     )
-    errors_truncated: bool
+    errors_truncated: bool = strawberry.field(
+        description="More rows were rejected than errors lists."
+    )
     warnings: list[ImportRowError] = strawberry.field(
         description="Imported rows with a value that was not applied (the first 1000)."
     )
-    warnings_truncated: bool
+    warnings_truncated: bool = strawberry.field(
+        description="More warnings happened than warnings lists."
+    )
     mapping: JSON = strawberry.field(description="{column: target} of the imported columns.")
-    created_by: str
-    failure_reason: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_by: str = strawberry.field(description="Label of who started it.")
+    failure_reason: str | None = strawberry.field(description="Why it failed; null unless failed.")
+    created_at: datetime = strawberry.field(description="When it was started.")
+    started_at: datetime | None = strawberry.field(
+        description="When a worker began; null while queued."
+    )
+    finished_at: datetime | None = strawberry.field(
+        description="When it completed or failed; null before."
+    )
 
     @staticmethod
     def of(doc: Any) -> ImportJob:
@@ -85,16 +93,24 @@ class ImportJob(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="A started CSV import.")
 class ImportContactsPayload:
-    import_job: ImportJob | None = None
-    user_errors: list[UserError]
+    import_job: ImportJob | None = strawberry.field(
+        default=None, description="The import job; null on error."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
 @strawberry.type
 class ImportQueries:
     @strawberry.field(description="A CSV import of this workspace.")
-    async def import_job(self, info: strawberry.Info, id: strawberry.ID) -> ImportJob | None:
+    async def import_job(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The import's global id.")],
+    ) -> ImportJob | None:
         doc = await csv_import.get_import(info.context.caller(), id)
         return ImportJob.of(doc) if doc else None
 
@@ -108,8 +124,10 @@ class ImportMutations:
     async def import_contacts(
         self,
         info: strawberry.Info,
-        csv: str,
-        filename: str | None = None,
+        csv: Annotated[str, strawberry.argument(description="The CSV text, header row first.")],
+        filename: Annotated[
+            str | None, strawberry.argument(description="A name to show for the import.")
+        ] = None,
         mapping: Annotated[
             JSON | None,
             strawberry.argument(
@@ -133,8 +151,10 @@ class ImportMutations:
     async def import_contacts_file(
         self,
         info: strawberry.Info,
-        file: Upload,
-        mapping: JSON | None = None,
+        file: Annotated[Upload, strawberry.argument(description="The CSV file, header row first.")],
+        mapping: Annotated[
+            JSON | None, strawberry.argument(description="{column: target}, as for importContacts.")
+        ] = None,
     ) -> ImportContactsPayload:
         content = await file.read()
         filename = getattr(file, "filename", None)
@@ -150,7 +170,9 @@ class ImportMutations:
 class ImportSubscriptions:
     @strawberry.subscription(description="An import's state now, then as it progresses.")
     async def import_progress(
-        self, info: strawberry.Info, id: strawberry.ID
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The import's global id.")],
     ) -> AsyncGenerator[ImportJob]:
         async for doc in csv_import.watch_import(info.context.caller(), id):
             yield ImportJob.of(doc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -15,7 +15,7 @@ from resolvers.messaging import engagement, inbox, message_log, providers, sendi
 from schema.contacts import Contact
 from schema.errors import UserError, attempt
 from schema.node import Node, gid, gid_or_none
-from schema.pagination import Connection, connection
+from schema.pagination import After, Connection, First, connection
 
 
 def _source_id(row: Any) -> strawberry.ID | None:
@@ -25,18 +25,22 @@ def _source_id(row: Any) -> strawberry.ID | None:
     return row.source_id
 
 
-@strawberry.type
+@strawberry.type(
+    description="A provider configured for a channel, for the workspace or one outlet."
+)
 class ChannelConfig(Node):
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global id.")
     channel: str
-    provider: str
-    location_id: strawberry.ID | None
+    provider: str = strawberry.field(description="The provider that sends on the channel.")
+    location_id: strawberry.ID | None = strawberry.field(
+        description="The outlet it applies to; null for the whole workspace."
+    )
     settings: JSON = strawberry.field(description="The configuration without its secrets.")
     secret_fields: list[str] = strawberry.field(
         description="Secrets stored (encrypted); their values are never returned."
     )
-    enabled: bool
-    updated_at: datetime
+    enabled: bool = strawberry.field(description="Sends use it only while enabled.")
+    updated_at: datetime = strawberry.field(description="When it was last changed.")
 
     @staticmethod
     def of(row: Any) -> ChannelConfig:
@@ -52,14 +56,16 @@ class ChannelConfig(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="Reusable message content for one channel.")
 class Template(Node):
-    id: strawberry.ID
-    name: str
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    name: str = strawberry.field(description="Display name.")
     channel: str
-    fields: JSON
-    description: str
-    updated_at: datetime
+    fields: JSON = strawberry.field(
+        description="The content by field (subject, text, html, ...), with {{placeholders}}."
+    )
+    description: str = strawberry.field(description="Free text; may be empty.")
+    updated_at: datetime = strawberry.field(description="When it was last saved.")
 
     @staticmethod
     def of(row: Any) -> Template:
@@ -73,30 +79,38 @@ class Template(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="One outbound message and what became of it.")
 class Message(Node):
-    id: strawberry.ID
-    contact_id: strawberry.ID | None
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    contact_id: strawberry.ID | None = strawberry.field(
+        description="The recipient; null for system mail."
+    )
     channel: str
-    provider: str
-    source: str
-    source_id: strawberry.ID | None
-    step: str
-    variant: str | None
+    provider: str = strawberry.field(description="The provider that sent it.")
+    source: str = strawberry.field(description="What sent it: system, campaign or journey.")
+    source_id: strawberry.ID | None = strawberry.field(
+        description="Global id of the campaign or journey; null for system mail."
+    )
+    step: str = strawberry.field(description="The journey node that sent it; empty otherwise.")
+    variant: str | None = strawberry.field(description="The A/B variant sent, if any.")
     status: str
-    reason: str | None
-    subject: str
-    text: str
-    due_at: datetime | None
-    sent_at: datetime | None
-    delivered_at: datetime | None
-    opened_at: datetime | None
-    clicked_at: datetime | None
-    replied_at: datetime | None
-    bounced_at: datetime | None
-    converted_at: datetime | None
-    revenue: float
-    created_at: datetime
+    reason: str | None = strawberry.field(
+        description="Why it was skipped, held, failed or bounced."
+    )
+    subject: str = strawberry.field(description="The rendered subject (email).")
+    text: str = strawberry.field(description="The rendered text.")
+    due_at: datetime | None = strawberry.field(description="When it is (or was) due to go out.")
+    sent_at: datetime | None = strawberry.field(description="When the provider accepted it.")
+    delivered_at: datetime | None = strawberry.field(description="When it was delivered.")
+    opened_at: datetime | None = strawberry.field(description="When it was first opened.")
+    clicked_at: datetime | None = strawberry.field(description="When a link was first clicked.")
+    replied_at: datetime | None = strawberry.field(description="When the contact replied.")
+    bounced_at: datetime | None = strawberry.field(description="When it bounced.")
+    converted_at: datetime | None = strawberry.field(
+        description="When the contact converted after it."
+    )
+    revenue: float = strawberry.field(description="Revenue attributed to it.")
+    created_at: datetime = strawberry.field(description="When it was created.")
 
     @staticmethod
     def of(row: Any) -> Message:
@@ -126,16 +140,18 @@ class Message(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="An in-app inbox message of a contact.")
 class InboxItem(Node):
-    id: strawberry.ID
-    message_id: strawberry.ID
-    title: str
-    body: str
-    url: str
-    read_at: datetime | None
-    dismissed_at: datetime | None
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    message_id: strawberry.ID = strawberry.field(description="The in-app message it shows.")
+    title: str = strawberry.field(description="Title.")
+    body: str = strawberry.field(description="Body text.")
+    url: str = strawberry.field(description="Link to open; may be empty.")
+    read_at: datetime | None = strawberry.field(description="When it was read; null if unread.")
+    dismissed_at: datetime | None = strawberry.field(
+        description="When it was dismissed; null if not."
+    )
+    created_at: datetime = strawberry.field(description="When it arrived.")
 
     @staticmethod
     def of(row: Any) -> InboxItem:
@@ -151,24 +167,30 @@ class InboxItem(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="A per-contact limit on messages.")
 class FrequencyCap:
     channel: str | None
-    limit: int
-    days: int
+    limit: int = strawberry.field(description="Most messages a contact may get in the window.")
+    days: int = strawberry.field(description="The window, in days.")
 
 
-@strawberry.type
+@strawberry.type(description="Hours when nothing is sent.")
 class QuietHours:
-    start: str
-    end: str
+    start: str = strawberry.field(description="HH:MM in the contact's timezone when quiet begins.")
+    end: str = strawberry.field(description="HH:MM when it ends (may wrap midnight).")
 
 
-@strawberry.type
+@strawberry.type(description="The workspace's rules for every send.")
 class SendingRules:
-    approval_required: bool
-    frequency_caps: list[FrequencyCap]
-    quiet_hours: QuietHours | None
+    approval_required: bool = strawberry.field(
+        description="Sends need an approver's approval first."
+    )
+    frequency_caps: list[FrequencyCap] = strawberry.field(
+        description="Per-contact limits on messages."
+    )
+    quiet_hours: QuietHours | None = strawberry.field(
+        description="When nothing is sent; null for none."
+    )
     inbound_url: str = strawberry.field(
         description="Where an SMS/WhatsApp provider should post replies (signed)."
     )
@@ -184,59 +206,88 @@ class SendingRules:
         )
 
 
-@strawberry.input
+@strawberry.input(description="A per-contact limit on messages.")
 class FrequencyCapInput:
     channel: str | None = strawberry.field(default=None, description="None: all channels.")
-    limit: int
-    days: int
+    limit: int = strawberry.field(description="Most messages a contact may get in the window.")
+    days: int = strawberry.field(description="The window, in days.")
 
 
-@strawberry.input
+@strawberry.input(description="Hours when nothing is sent.")
 class QuietHoursInput:
     start: str = strawberry.field(description="HH:MM in the contact's timezone, e.g. 21:00")
     end: str = strawberry.field(description="HH:MM, e.g. 08:00 (may wrap midnight)")
 
 
-@strawberry.type
+@strawberry.type(description="Result of configureChannel.")
 class ChannelConfigPayload:
-    channel_config: ChannelConfig | None = None
-    user_errors: list[UserError]
+    channel_config: ChannelConfig | None = strawberry.field(
+        default=None, description="The configuration as saved; null on error."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Result of a removal.")
 class RemovePayload:
-    removed: bool = False
-    user_errors: list[UserError]
+    removed: bool = strawberry.field(default=False, description="True when something was removed.")
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Result of saveTemplate.")
 class TemplatePayload:
-    template: Template | None = None
-    user_errors: list[UserError]
+    template: Template | None = strawberry.field(
+        default=None, description="The template as saved; null on error."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Content rendered as a send would.")
 class TemplatePreview:
-    rendered: JSON | None = None
-    user_errors: list[UserError]
+    rendered: JSON | None = strawberry.field(
+        default=None, description="The rendered fields; null on error."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Result of updateSendingRules.")
 class SendingRulesPayload:
-    sending_rules: SendingRules | None = None
-    user_errors: list[UserError]
+    sending_rules: SendingRules | None = strawberry.field(
+        default=None, description="The rules as saved; null on error."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Result of markInboxItem.")
 class InboxItemPayload:
-    item: InboxItem | None = None
-    user_errors: list[UserError]
+    item: InboxItem | None = strawberry.field(
+        default=None, description="The item as saved; null on error."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Result of registerDevice.")
 class ContactDevicePayload:
-    contact: Contact | None = None
-    user_errors: list[UserError]
+    contact: Contact | None = strawberry.field(
+        default=None, description="The contact with the device; null on error."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
+
+
+ID_ARG = Annotated[strawberry.ID, strawberry.argument(description="Its global id.")]
 
 
 @strawberry.type
@@ -246,19 +297,19 @@ class MessagingQueries:
         rows = await providers.list_configs(info.context.caller())
         return [ChannelConfig.of(r) for r in rows]
 
-    @strawberry.field
+    @strawberry.field(description="The templates of this workspace.")
     async def templates(
         self,
         info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
+        first: First = None,
+        after: After = None,
         channel: str | None = None,
     ) -> Connection[Template]:
         page = await templates.list_templates(info.context.caller(), first, after, channel)
         return connection(page, Template.of)
 
-    @strawberry.field
-    async def template(self, info: strawberry.Info, id: strawberry.ID) -> Template | None:
+    @strawberry.field(description="A template by id; null if not found in this workspace.")
+    async def template(self, info: strawberry.Info, id: ID_ARG) -> Template | None:
         row = await templates.get_template(info.context.caller(), id)
         return Template.of(row) if row else None
 
@@ -267,8 +318,13 @@ class MessagingQueries:
         self,
         info: strawberry.Info,
         channel: str,
-        fields: JSON,
-        contact_id: strawberry.ID | None = None,
+        fields: Annotated[
+            JSON, strawberry.argument(description="The content by field, with {{placeholders}}.")
+        ],
+        contact_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Render for this contact; a sample when omitted."),
+        ] = None,
     ) -> TemplatePreview:
         work = templates.preview(info.context.caller(), channel, fields, contact_id)
         rendered, errors = await attempt(work)
@@ -278,10 +334,15 @@ class MessagingQueries:
     async def messages(
         self,
         info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
-        contact_id: strawberry.ID | None = None,
-        source_id: strawberry.ID | None = None,
+        first: First = None,
+        after: After = None,
+        contact_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only messages to this contact.")
+        ] = None,
+        source_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only messages of this campaign or journey."),
+        ] = None,
         status: str | None = None,
     ) -> Connection[Message]:
         page = await message_log.list_messages(
@@ -298,15 +359,17 @@ class MessagingQueries:
     async def contact_inbox(
         self,
         info: strawberry.Info,
-        contact_id: strawberry.ID,
-        first: int | None = None,
-        after: str | None = None,
-        unread_only: bool = False,
+        contact_id: Annotated[strawberry.ID, strawberry.argument(description="The contact.")],
+        first: First = None,
+        after: After = None,
+        unread_only: Annotated[
+            bool, strawberry.argument(description="Only items not yet read.")
+        ] = False,
     ) -> Connection[InboxItem]:
         page = await inbox.list_inbox(info.context.caller(), contact_id, first, after, unread_only)
         return connection(page, InboxItem.of)
 
-    @strawberry.field
+    @strawberry.field(description="Approvals, frequency caps and quiet hours of this workspace.")
     async def sending_rules(self, info: strawberry.Info) -> SendingRules:
         return SendingRules.of(await sending_rules.current(info.context.caller()))
 
@@ -320,10 +383,20 @@ class MessagingMutations:
         self,
         info: strawberry.Info,
         channel: str,
-        provider: str,
-        config: JSON,
-        location_id: strawberry.ID | None = None,
-        enabled: bool = True,
+        provider: Annotated[str, strawberry.argument(description="The provider's name.")],
+        config: Annotated[
+            JSON,
+            strawberry.argument(
+                description="The provider's settings, secrets included (never shown back)."
+            ),
+        ],
+        location_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The outlet; the whole workspace when omitted."),
+        ] = None,
+        enabled: Annotated[
+            bool, strawberry.argument(description="Whether sends may use it.")
+        ] = True,
     ) -> ChannelConfigPayload:
         work = providers.configure(
             info.context.caller(), channel, provider, config, location_id, enabled
@@ -333,7 +406,7 @@ class MessagingMutations:
             channel_config=ChannelConfig.of(row) if row else None, user_errors=errors
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Remove the provider of a channel (workspace or one outlet).")
     async def remove_channel_config(
         self, info: strawberry.Info, channel: str, location_id: strawberry.ID | None = None
     ) -> RemovePayload:
@@ -345,12 +418,20 @@ class MessagingMutations:
     async def save_template(
         self,
         info: strawberry.Info,
-        name: str,
+        name: Annotated[str, strawberry.argument(description="Display name.")],
         channel: str,
-        fields: JSON,
-        description: str = "",
-        id: strawberry.ID | None = None,
-        sample_contact_id: strawberry.ID | None = None,
+        fields: Annotated[
+            JSON, strawberry.argument(description="The content by field, with {{placeholders}}.")
+        ],
+        description: Annotated[str, strawberry.argument(description="Free text.")] = "",
+        id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The template to update; a new one when omitted."),
+        ] = None,
+        sample_contact_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="A contact to render the check with."),
+        ] = None,
     ) -> TemplatePayload:
         work = templates.save_template(
             info.context.caller(), name, channel, fields, description, id, sample_contact_id
@@ -358,8 +439,8 @@ class MessagingMutations:
         row, errors = await attempt(work)
         return TemplatePayload(template=Template.of(row) if row else None, user_errors=errors)
 
-    @strawberry.mutation
-    async def delete_template(self, info: strawberry.Info, id: strawberry.ID) -> RemovePayload:
+    @strawberry.mutation(description="Delete a template.")
+    async def delete_template(self, info: strawberry.Info, id: ID_ARG) -> RemovePayload:
         removed, errors = await attempt(templates.delete_template(info.context.caller(), id))
         return RemovePayload(removed=bool(removed), user_errors=errors)
 
@@ -367,10 +448,21 @@ class MessagingMutations:
     async def update_sending_rules(
         self,
         info: strawberry.Info,
-        approval_required: bool | None = None,
-        frequency_caps: list[FrequencyCapInput] | None = None,
-        quiet_hours: QuietHoursInput | None = None,
-        clear_quiet_hours: bool = False,
+        approval_required: Annotated[
+            bool | None,
+            strawberry.argument(description="Require approval of sends; unchanged when omitted."),
+        ] = None,
+        frequency_caps: Annotated[
+            list[FrequencyCapInput] | None,
+            strawberry.argument(description="Replace every cap; unchanged when omitted."),
+        ] = None,
+        quiet_hours: Annotated[
+            QuietHoursInput | None,
+            strawberry.argument(description="New quiet hours; unchanged when omitted."),
+        ] = None,
+        clear_quiet_hours: Annotated[
+            bool, strawberry.argument(description="Remove the quiet hours.")
+        ] = False,
     ) -> SendingRulesPayload:
         caps = None
         if frequency_caps is not None:
@@ -392,7 +484,10 @@ class MessagingMutations:
 
     @strawberry.mutation(description="Mark an in-app message read or dismissed.")
     async def mark_inbox_item(
-        self, info: strawberry.Info, id: strawberry.ID, action: str
+        self,
+        info: strawberry.Info,
+        id: ID_ARG,
+        action: Annotated[str, strawberry.argument(description="read or dismissed.")],
     ) -> InboxItemPayload:
         item, errors = await attempt(inbox.mark(info.context.caller(), id, action))
         return InboxItemPayload(item=InboxItem.of(item) if item else None, user_errors=errors)
@@ -401,10 +496,17 @@ class MessagingMutations:
     async def register_device(
         self,
         info: strawberry.Info,
-        contact_id: strawberry.ID,
+        contact_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The contact the device belongs to.")
+        ],
         kind: str,
-        token: str | None = None,
-        subscription: JSON | None = None,
+        token: Annotated[
+            str | None, strawberry.argument(description="The FCM token (kind fcm).")
+        ] = None,
+        subscription: Annotated[
+            JSON | None,
+            strawberry.argument(description="The browser's push subscription (kind web)."),
+        ] = None,
     ) -> ContactDevicePayload:
         work = devices.register(info.context.caller(), contact_id, kind, token, subscription)
         contact, errors = await attempt(work)

@@ -14,7 +14,9 @@ from schema.partners import PartnerMutations
 from schema.segments import SegmentMutations
 
 
-@strawberry.type
+@strawberry.type(
+    description="Changes; each returns a payload whose userErrors say what went wrong."
+)
 class Mutation(
     AccountMutations,
     ContactMutations,

@@ -63,7 +63,7 @@ def gid_or_none(kind: str, raw: Any) -> strawberry.ID | None:
 
 @strawberry.interface(description="An object with a global id: `node(id:)` fetches it back.")
 class Node:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global id: opaque, stable, names its type.")
 
 
 def stored_gid(kind: str, value: Any) -> strawberry.ID | None:

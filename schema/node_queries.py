@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -78,13 +78,21 @@ async def _node(info: strawberry.Info, value: str) -> Node | None:
 @strawberry.type
 class NodeQueries:
     @strawberry.field(description="Any object by its global id; null if not found here.")
-    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
+    ) -> Node | None:
         return await _node(info, id)
 
     @strawberry.field(
         description=f"Objects by global id, in order (null where not found); at most {MAX_NODES}."
     )
-    async def nodes(self, info: strawberry.Info, ids: list[strawberry.ID]) -> list[Node | None]:
+    async def nodes(
+        self,
+        info: strawberry.Info,
+        ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global ids.")],
+    ) -> list[Node | None]:
         if len(ids) > MAX_NODES:
             raise InvalidInput(f"`ids` may hold at most {MAX_NODES} ids.", field="ids")
         return list(await asyncio.gather(*(_node(info, i) for i in ids)))

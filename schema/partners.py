@@ -4,7 +4,7 @@ Admin only (resolvers.partners.endpoints checks); mutations return userErrors.""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -13,20 +13,22 @@ from resolvers.partners import endpoints
 from resolvers.partners.event_types import EVENT_TYPES
 from schema.errors import UserError, attempt
 from schema.node import Node, gid
-from schema.pagination import Connection, connection
+from schema.pagination import After, Connection, First, connection
 
 
-@strawberry.type
+@strawberry.type(description="A partner URL that receives Reach events as signed webhooks.")
 class WebhookEndpoint(Node):
-    id: strawberry.ID
-    url: str
-    event_types: list[str]
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    url: str = strawberry.field(description="Where deliveries are POSTed.")
+    event_types: list[str] = strawberry.field(description="The event types it receives.")
     status: str = strawberry.field(description="active | disabled")
     disabled_reason: str | None = strawberry.field(
         description="Why it was disabled: by a user, a 410 Gone, or repeated failure."
     )
-    failure_streak: int
-    created_at: datetime
+    failure_streak: int = strawberry.field(
+        description="Failed deliveries in a row since the last success."
+    )
+    created_at: datetime = strawberry.field(description="When it was created.")
 
     @staticmethod
     def of(doc: Any) -> WebhookEndpoint:
@@ -41,25 +43,27 @@ class WebhookEndpoint(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="One try at delivering a webhook.")
 class WebhookAttempt:
-    at: datetime
+    at: datetime = strawberry.field(description="When it was tried.")
     status_code: int | None = strawberry.field(description="None: no answer (see error).")
-    error: str | None
-    duration_ms: int
+    error: str | None = strawberry.field(description="What went wrong, if anything.")
+    duration_ms: int = strawberry.field(description="How long it took, in milliseconds.")
 
 
-@strawberry.type
+@strawberry.type(description="One event sent (or to be sent) to an endpoint, with its tries.")
 class WebhookDelivery(Node):
-    id: strawberry.ID
-    endpoint_id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    endpoint_id: strawberry.ID = strawberry.field(description="The endpoint it goes to.")
     event_id: str = strawberry.field(description="The webhook-id header; kept on replays.")
-    type: str
-    payload: JSON
+    type: str = strawberry.field(description="The event type.")
+    payload: JSON = strawberry.field(description="The JSON body sent.")
     status: str = strawberry.field(description="pending | succeeded | failed | dead")
-    attempts: list[WebhookAttempt]
-    next_attempt_at: datetime | None
-    created_at: datetime
+    attempts: list[WebhookAttempt] = strawberry.field(description="Every try so far, oldest first.")
+    next_attempt_at: datetime | None = strawberry.field(
+        description="When it is tried next; null when no retry is due."
+    )
+    created_at: datetime = strawberry.field(description="When the delivery was created.")
 
     @staticmethod
     def of(doc: Any) -> WebhookDelivery:
@@ -84,19 +88,30 @@ class WebhookDelivery(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="Result of a webhook endpoint mutation.")
 class WebhookEndpointPayload:
-    endpoint: WebhookEndpoint | None = None
+    endpoint: WebhookEndpoint | None = strawberry.field(
+        default=None, description="The endpoint as saved; null on error."
+    )
     secret: str | None = strawberry.field(
         default=None, description="The signing secret (whsec_…). Shown only in this response."
     )
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Result of replayWebhookDelivery.")
 class WebhookDeliveryPayload:
-    delivery: WebhookDelivery | None = None
-    user_errors: list[UserError]
+    delivery: WebhookDelivery | None = strawberry.field(
+        default=None, description="The delivery sent again; null on error."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
+
+
+ID_ARG = Annotated[strawberry.ID, strawberry.argument(description="Its global id.")]
 
 
 def _endpoint_payload(result: Any, errors: list[UserError]) -> WebhookEndpointPayload:
@@ -115,48 +130,61 @@ class PartnerMutations:
     async def create_webhook_endpoint(
         self,
         info: strawberry.Info,
-        url: str,
-        event_types: list[str],
-        secret: str | None = None,
+        url: Annotated[str, strawberry.argument(description="The URL deliveries are POSTed to.")],
+        event_types: Annotated[
+            list[str],
+            strawberry.argument(
+                description="Event types to send, at least one (see webhookEventTypes)."
+            ),
+        ],
+        secret: Annotated[
+            str | None,
+            strawberry.argument(description="A signing secret to use; generated when omitted."),
+        ] = None,
     ) -> WebhookEndpointPayload:
         ctx = info.context.caller()
         return _endpoint_payload(*await attempt(endpoints.create(ctx, url, event_types, secret)))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Change an endpoint's URL or event types.")
     async def update_webhook_endpoint(
         self,
         info: strawberry.Info,
-        id: strawberry.ID,
-        url: str | None = None,
-        event_types: list[str] | None = None,
+        id: ID_ARG,
+        url: Annotated[
+            str | None, strawberry.argument(description="New URL; unchanged when omitted.")
+        ] = None,
+        event_types: Annotated[
+            list[str] | None,
+            strawberry.argument(description="New event types; unchanged when omitted."),
+        ] = None,
     ) -> WebhookEndpointPayload:
         ctx = info.context.caller()
         return _endpoint_payload(*await attempt(endpoints.update(ctx, id, url, event_types)))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Stop deliveries to an endpoint.")
     async def disable_webhook_endpoint(
-        self, info: strawberry.Info, id: strawberry.ID
+        self, info: strawberry.Info, id: ID_ARG
     ) -> WebhookEndpointPayload:
         ctx = info.context.caller()
         return _endpoint_payload(*await attempt(endpoints.set_status(ctx, id, False)))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Resume deliveries to a disabled endpoint.")
     async def enable_webhook_endpoint(
-        self, info: strawberry.Info, id: strawberry.ID
+        self, info: strawberry.Info, id: ID_ARG
     ) -> WebhookEndpointPayload:
         ctx = info.context.caller()
         return _endpoint_payload(*await attempt(endpoints.set_status(ctx, id, True)))
 
     @strawberry.mutation(description="A new secret, shown once; the old one signs for 24 h.")
     async def rotate_webhook_secret(
-        self, info: strawberry.Info, id: strawberry.ID
+        self, info: strawberry.Info, id: ID_ARG
     ) -> WebhookEndpointPayload:
         ctx = info.context.caller()
         return _endpoint_payload(*await attempt(endpoints.rotate_secret(ctx, id)))
 
     @strawberry.mutation(description="Send a delivery again, with the same webhook-id.")
     async def replay_webhook_delivery(
-        self, info: strawberry.Info, id: strawberry.ID
+        self, info: strawberry.Info, id: ID_ARG
     ) -> WebhookDeliveryPayload:
         doc, errors = await attempt(endpoints.replay(info.context.caller(), id))
         if errors:
@@ -170,9 +198,9 @@ class PartnerQueries:
     def webhook_event_types(self) -> list[str]:
         return list(EVENT_TYPES)
 
-    @strawberry.field
+    @strawberry.field(description="The webhook endpoints of this workspace (admin only).")
     async def webhook_endpoints(
-        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+        self, info: strawberry.Info, first: First = None, after: After = None
     ) -> Connection[WebhookEndpoint]:
         page = await endpoints.list_endpoints(info.context.caller(), first, after)
         return connection(page, WebhookEndpoint.of)
@@ -181,10 +209,10 @@ class PartnerQueries:
     async def webhook_deliveries(
         self,
         info: strawberry.Info,
-        endpoint_id: strawberry.ID,
+        endpoint_id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint.")],
         status: str | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[WebhookDelivery]:
         page = await endpoints.list_deliveries(
             info.context.caller(), endpoint_id, status, first, after

@@ -17,7 +17,7 @@ from schema.segments import SegmentQueries
 from schema.segments_language import SegmentLanguageQueries
 
 
-@strawberry.type
+@strawberry.type(description="Reads, all scoped to the workspace the credentials act in.")
 class Query(
     AccountQueries,
     ContactQueries,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -19,43 +19,45 @@ from resolvers.segments import define, live_counts, static
 from schema.contacts import Contact
 from schema.errors import UserError, attempt
 from schema.node import Node, gid, gid_or_none, raw_ids_in
-from schema.pagination import Connection, connection
+from schema.pagination import After, Connection, First, connection
 
 T = TypeVar("T")
 
 
-@strawberry.enum
+@strawberry.enum(description="How a segment gets its members.")
 class SegmentKind(Enum):
-    DYNAMIC = "dynamic"
-    STATIC = "static"
+    DYNAMIC = strawberry.enum_value("dynamic", description="Computed from rules, kept up to date.")
+    STATIC = strawberry.enum_value("static", description="A fixed list of contacts.")
 
 
-@strawberry.enum
+@strawberry.enum(description="A contact joining or leaving a segment.")
 class MembershipChange(Enum):
-    ENTERED = "entered"
-    EXITED = "exited"
+    ENTERED = strawberry.enum_value("entered", description="The contact joined.")
+    EXITED = strawberry.enum_value("exited", description="The contact left.")
 
 
-@strawberry.type
+@strawberry.type(description="A group of contacts, by rules (dynamic) or by list (static).")
 class Segment(Node):
-    id: strawberry.ID
-    name: str
-    description: str
-    tags: list[str]
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    name: str = strawberry.field(description="Display name.")
+    description: str = strawberry.field(description="Free text; may be empty.")
+    tags: list[str] = strawberry.field(description="Tags to organise segments by.")
     rules: JSON | None = strawberry.field(description="The rule tree; null for static segments.")
-    kind: SegmentKind
-    member_count: int
-    location_id: strawberry.ID | None
+    kind: SegmentKind = strawberry.field(description="Dynamic (rules) or static (a list).")
+    member_count: int = strawberry.field(description="How many contacts are members now.")
+    location_id: strawberry.ID | None = strawberry.field(
+        description="The location it is limited to; null for all."
+    )
     time_dependent: bool = strawberry.field(
         description="Membership can change with time alone (refreshed on a schedule)."
     )
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(description="When it was last changed.")
     doc: strawberry.Private[Any]
 
     @strawberry.field(description="The contacts in the segment now.")
     async def members(
-        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+        self, info: strawberry.Info, first: First = None, after: After = None
     ) -> Connection[Contact]:
         page = await read.list_segment_members(info.context.caller(), self.doc, first, after)
         return connection(page, Contact.of)
@@ -78,67 +80,89 @@ class Segment(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="What unsaved rules would find now.")
 class SegmentPreview:
-    count: int | None = None
-    sample: list[Contact] = strawberry.field(default_factory=list)
-    user_errors: list[UserError]
-
-
-@strawberry.type
-class SegmentPayload:
-    segment: Segment | None = None
-    user_errors: list[UserError]
-
-
-@strawberry.type
-class StaticSegmentPayload:
-    segment: Segment | None = None
-    unmatched_rows: list[int] = strawberry.field(
-        default_factory=list, description="Rows of the CSV that found no contact."
+    count: int | None = strawberry.field(
+        default=None, description="How many contacts match; null on error."
     )
-    user_errors: list[UserError]
+    sample: list[Contact] = strawberry.field(
+        default_factory=list, description="Some matching contacts (up to sampleSize)."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Result of a segment mutation.")
+class SegmentPayload:
+    segment: Segment | None = strawberry.field(
+        default=None, description="The segment as saved; null on error."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
+
+
+@strawberry.type(description="Result of createStaticSegment.")
+class StaticSegmentPayload:
+    segment: Segment | None = strawberry.field(
+        default=None, description="The new segment; null on error."
+    )
+    unmatched_rows: list[int] = strawberry.field(
+        default_factory=list, description="Rows of the CSV that found no contact (the first 1000)."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
+
+
+@strawberry.type(description="Result of deleteSegment.")
 class DeleteSegmentPayload:
-    deleted_segment_id: strawberry.ID | None = None
-    user_errors: list[UserError]
+    deleted_segment_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Global id of the deleted segment; null on error."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="What went wrong; empty when the mutation succeeded."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A contact entered or exited a segment.")
 class SegmentMembershipChange:
-    segment_id: strawberry.ID
-    contact_id: strawberry.ID
-    change: MembershipChange
+    segment_id: strawberry.ID = strawberry.field(description="The segment.")
+    contact_id: strawberry.ID = strawberry.field(description="The contact.")
+    change: MembershipChange = strawberry.field(description="Entered or exited.")
 
 
-@strawberry.input
+@strawberry.input(description="A new dynamic segment.")
 class SegmentInput:
-    name: str
-    rules: JSON = strawberry.field(description='e.g. {"all": [{"tag": "vip"}]}')
-    description: str | None = None
-    tags: list[str] | None = None
+    name: str = strawberry.field(description="Display name.")
+    rules: JSON = strawberry.field(description='The rule tree, e.g. {"all": [{"tag": "vip"}]}')
+    description: str | None = strawberry.field(default=None, description="Free text.")
+    tags: list[str] | None = strawberry.field(default=None, description="Tags.")
     location_id: strawberry.ID | None = strawberry.field(
         default=None, description="Limit the segment to the contacts of one outlet."
     )
 
 
-@strawberry.input
+@strawberry.input(description="Changes to a segment; an omitted or null field stays as is.")
 class SegmentUpdateInput:
-    name: str | None = None
-    rules: JSON | None = None
-    description: str | None = None
-    tags: list[str] | None = None
+    name: str | None = strawberry.field(default=None, description="New display name.")
+    rules: JSON | None = strawberry.field(
+        default=None, description="New rule tree (dynamic segments)."
+    )
+    description: str | None = strawberry.field(default=None, description="New free text.")
+    tags: list[str] | None = strawberry.field(default=None, description="New tags.")
     location_id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET, description="null removes the outlet scope."
     )
 
 
-@strawberry.input
+@strawberry.input(description="A new static segment from contact ids, a CSV and/or a segment.")
 class StaticSegmentInput:
-    name: str
-    contact_ids: list[strawberry.ID] | None = None
+    name: str = strawberry.field(description="Display name.")
+    contact_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Contacts to include."
+    )
     csv: str | None = strawberry.field(
         default=None,
         description="CSV text with a column id, user_id, email or phone (an export works).",
@@ -146,8 +170,14 @@ class StaticSegmentInput:
     from_segment_id: strawberry.ID | None = strawberry.field(
         default=None, description="Copy the members this segment has now (a snapshot)."
     )
-    description: str | None = None
-    tags: list[str] | None = None
+    description: str | None = strawberry.field(default=None, description="Free text.")
+    tags: list[str] | None = strawberry.field(default=None, description="Tags.")
+
+
+SEGMENT_ARG = Annotated[strawberry.ID, strawberry.argument(description="The segment's global id.")]
+CONTACTS_ARG = Annotated[
+    list[strawberry.ID], strawberry.argument(description="Global ids of the contacts.")
+]
 
 
 def _payload(result: tuple[Any, list[UserError]]) -> SegmentPayload:
@@ -161,15 +191,15 @@ def _ctx(info: strawberry.Info):
 
 @strawberry.type
 class SegmentQueries:
-    @strawberry.field
+    @strawberry.field(description="The segments of this workspace.")
     async def segments(
-        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+        self, info: strawberry.Info, first: First = None, after: After = None
     ) -> Connection[Segment]:
         page = await define.list_segments(_ctx(info), first, after)
         return connection(page, Segment.of)
 
-    @strawberry.field
-    async def segment(self, info: strawberry.Info, id: strawberry.ID) -> Segment | None:
+    @strawberry.field(description="A segment by id; null if not found in this workspace.")
+    async def segment(self, info: strawberry.Info, id: SEGMENT_ARG) -> Segment | None:
         doc = await define.get_segment(_ctx(info), id)
         return Segment.of(doc) if doc else None
 
@@ -177,9 +207,14 @@ class SegmentQueries:
     async def preview_segment(
         self,
         info: strawberry.Info,
-        rules: JSON,
-        sample_size: int = 10,
-        location_id: strawberry.ID | None = None,
+        rules: Annotated[JSON, strawberry.argument(description="The rule tree to try.")],
+        sample_size: Annotated[
+            int, strawberry.argument(description="How many matching contacts to return.")
+        ] = 10,
+        location_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Limit to the contacts of one location."),
+        ] = None,
     ) -> SegmentPreview:
         result, errors = await attempt(
             define.preview(_ctx(info), raw_ids_in(rules), sample_size, location_id)
@@ -194,7 +229,11 @@ class SegmentQueries:
 @strawberry.type
 class SegmentMutations:
     @strawberry.mutation(description="A dynamic segment; its members are computed at once.")
-    async def create_segment(self, info: strawberry.Info, input: SegmentInput) -> SegmentPayload:
+    async def create_segment(
+        self,
+        info: strawberry.Info,
+        input: Annotated[SegmentInput, strawberry.argument(description="The fields.")],
+    ) -> SegmentPayload:
         data = {
             "name": input.name,
             "rules": raw_ids_in(input.rules),
@@ -206,7 +245,10 @@ class SegmentMutations:
 
     @strawberry.mutation(description="Change a segment; new rules recompute its members.")
     async def update_segment(
-        self, info: strawberry.Info, id: strawberry.ID, input: SegmentUpdateInput
+        self,
+        info: strawberry.Info,
+        id: SEGMENT_ARG,
+        input: Annotated[SegmentUpdateInput, strawberry.argument(description="The fields.")],
     ) -> SegmentPayload:
         data: dict[str, Any] = {
             "name": input.name,
@@ -220,14 +262,18 @@ class SegmentMutations:
 
     @strawberry.mutation(description="A copy of a segment (rules, or a static one's members).")
     async def duplicate_segment(
-        self, info: strawberry.Info, id: strawberry.ID, name: str | None = None
+        self,
+        info: strawberry.Info,
+        id: SEGMENT_ARG,
+        name: Annotated[
+            str | None,
+            strawberry.argument(description='Name of the copy; "<name> (copy)" when omitted.'),
+        ] = None,
     ) -> SegmentPayload:
         return _payload(await attempt(define.duplicate_segment(_ctx(info), id, name)))
 
     @strawberry.mutation(description="Delete a segment; its contacts stay.")
-    async def delete_segment(
-        self, info: strawberry.Info, id: strawberry.ID
-    ) -> DeleteSegmentPayload:
+    async def delete_segment(self, info: strawberry.Info, id: SEGMENT_ARG) -> DeleteSegmentPayload:
         deleted, errors = await attempt(define.delete_segment(_ctx(info), id))
         return DeleteSegmentPayload(
             deleted_segment_id=gid_or_none("Segment", deleted), user_errors=errors
@@ -238,7 +284,9 @@ class SegmentMutations:
         "another segment."
     )
     async def create_static_segment(
-        self, info: strawberry.Info, input: StaticSegmentInput
+        self,
+        info: strawberry.Info,
+        input: Annotated[StaticSegmentInput, strawberry.argument(description="The fields.")],
     ) -> StaticSegmentPayload:
         data = {
             "name": input.name,
@@ -256,16 +304,16 @@ class SegmentMutations:
             segment=Segment.of(doc), unmatched_rows=unmatched[:1000], user_errors=[]
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Add contacts to a static segment.")
     async def add_to_static_segment(
-        self, info: strawberry.Info, id: strawberry.ID, contact_ids: list[strawberry.ID]
+        self, info: strawberry.Info, id: SEGMENT_ARG, contact_ids: CONTACTS_ARG
     ) -> SegmentPayload:
         work = static.change_static_members(_ctx(info), id, [str(c) for c in contact_ids], add=True)
         return _payload(await attempt(work))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Remove contacts from a static segment.")
     async def remove_from_static_segment(
-        self, info: strawberry.Info, id: strawberry.ID, contact_ids: list[strawberry.ID]
+        self, info: strawberry.Info, id: SEGMENT_ARG, contact_ids: CONTACTS_ARG
     ) -> SegmentPayload:
         ids = [str(c) for c in contact_ids]
         work = static.change_static_members(_ctx(info), id, ids, add=False)
@@ -276,14 +324,14 @@ class SegmentMutations:
 class SegmentSubscriptions:
     @strawberry.subscription(description="A segment's member count now, then each change.")
     async def segment_member_count(
-        self, info: strawberry.Info, segment_id: strawberry.ID
+        self, info: strawberry.Info, segment_id: SEGMENT_ARG
     ) -> AsyncGenerator[int]:
         async for count in live_counts.watch_count(_ctx(info), segment_id):
             yield count
 
     @strawberry.subscription(description="Each contact entering or exiting a segment.")
     async def segment_membership_changes(
-        self, info: strawberry.Info, segment_id: strawberry.ID
+        self, info: strawberry.Info, segment_id: SEGMENT_ARG
     ) -> AsyncGenerator[SegmentMembershipChange]:
         async for change in live_counts.watch_changes(_ctx(info), segment_id):
             yield SegmentMembershipChange(

@@ -12,26 +12,30 @@ from resolvers.segments import language
 
 @strawberry.type(description="A phrase of the sentence and the condition it became.")
 class SuggestedCondition:
-    phrase: str
-    rule: JSON
+    phrase: str = strawberry.field(description="The words of the text.")
+    rule: JSON = strawberry.field(description="The segment rule they became.")
 
 
 @strawberry.type(description="A phrase that could not be mapped, and why.")
 class UnparsedPhrase:
-    phrase: str
-    reason: str
+    phrase: str = strawberry.field(description="The words of the text.")
+    reason: str = strawberry.field(description="Why they were not understood.")
     suggestions: list[str] = strawberry.field(
         description="The workspace's closest event names, if any."
     )
 
 
-@strawberry.type
+@strawberry.type(description="Rules suggested for a plain-language description.")
 class SegmentSuggestion:
     rules: JSON | None = strawberry.field(
         description="Segment rules from the phrases understood; null when none was."
     )
-    understood: list[SuggestedCondition]
-    not_understood: list[UnparsedPhrase]
+    understood: list[SuggestedCondition] = strawberry.field(
+        description="Phrases mapped to conditions."
+    )
+    not_understood: list[UnparsedPhrase] = strawberry.field(
+        description="Phrases that could not be mapped."
+    )
 
 
 @strawberry.type
