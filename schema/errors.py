@@ -12,11 +12,17 @@ from engine.errors import DomainError, Problems
 T = TypeVar("T")
 
 
-@strawberry.type
+@strawberry.type(
+    description="A problem with a mutation's input, returned as data (nothing was changed "
+    "by the part it names)."
+)
 class UserError:
     field: str | None = strawberry.field(description="Path of the offending input, if any.")
-    message: str
-    code: str
+    message: str = strawberry.field(description="What is wrong, for a person to read.")
+    code: str = strawberry.field(
+        description="A stable machine-readable code such as INVALID, NOT_FOUND, "
+        "CONFLICT or FORBIDDEN."
+    )
 
 
 def user_error(error: DomainError, prefix: str = "") -> UserError:

@@ -18,7 +18,10 @@ from schema.messaging import MessagingSubscriptions
 from schema.segments import SegmentSubscriptions
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live streams over graphql-transport-ws; each ends when its credential is "
+    "revoked or loses the permission it needs."
+)
 class Subscription(
     ImportSubscriptions,
     SegmentSubscriptions,
