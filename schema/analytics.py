@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 
 from resolvers.analytics import funnels, reports, retention, trend_updates, trends
 from schema.contacts import Channel
+from schema.enums import SendChannel, stored
 from schema.node import gid, gid_or_none
 
 
@@ -354,7 +355,9 @@ class ReportRow:
     source_type: str = strawberry.field(description="'campaign' or 'journey'.")
     source_id: strawberry.ID = strawberry.field(description="The campaign's or journey's id.")
     name: str = strawberry.field(description="Its name.")
-    channel: str = strawberry.field(description="The channel of these sends.")
+    channel: SendChannel | None = strawberry.field(
+        description="The channel of these sends (null: an unknown stored value)."
+    )
     location_id: strawberry.ID | None = strawberry.field(
         description="The outlet (null: brand tier)."
     )
@@ -375,7 +378,7 @@ class ReportRow:
             source_type=r.source_type,
             source_id=gid(r.source_type.capitalize(), r.source_id),
             name=r.name,
-            channel=r.channel,
+            channel=stored(SendChannel, r.channel),
             location_id=gid_or_none("Location", r.location_id),
             **{
                 k: getattr(r, k)

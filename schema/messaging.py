@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 from resolvers.contacts import devices
 from resolvers.messaging import engagement, inbox, message_log, providers, sending_rules, templates
 from schema.contacts import Contact
+from schema.enums import MessageStatus, SendChannel, stored, value_of
 from schema.errors import UserError, attempt
 from schema.node import Node, gid, gid_or_none
 from schema.pagination import Connection, connection
@@ -28,7 +29,9 @@ def _source_id(row: Any) -> strawberry.ID | None:
 @strawberry.type
 class ChannelConfig(Node):
     id: strawberry.ID
-    channel: str
+    channel: SendChannel | None = strawberry.field(
+        description="The channel this provider sends (null: an unknown stored value)."
+    )
     provider: str
     location_id: strawberry.ID | None
     settings: JSON = strawberry.field(description="The configuration without its secrets.")
@@ -42,7 +45,7 @@ class ChannelConfig(Node):
     def of(row: Any) -> ChannelConfig:
         return ChannelConfig(
             id=gid("ChannelConfig", row.id),
-            channel=row.channel,
+            channel=stored(SendChannel, row.channel),
             provider=row.provider,
             location_id=gid_or_none("Location", row.location_id),
             settings=row.settings,
@@ -56,7 +59,9 @@ class ChannelConfig(Node):
 class Template(Node):
     id: strawberry.ID
     name: str
-    channel: str
+    channel: SendChannel | None = strawberry.field(
+        description="The channel the template renders for (null: an unknown stored value)."
+    )
     fields: JSON
     description: str
     updated_at: datetime
@@ -66,7 +71,7 @@ class Template(Node):
         return Template(
             id=gid("Template", row.id),
             name=row.name,
-            channel=row.channel,
+            channel=stored(SendChannel, row.channel),
             fields=row.fields,
             description=row.description,
             updated_at=row.updated_at,
@@ -77,13 +82,17 @@ class Template(Node):
 class Message(Node):
     id: strawberry.ID
     contact_id: strawberry.ID | None
-    channel: str
+    channel: SendChannel | None = strawberry.field(
+        description="The channel it went (or goes) on (null: an unknown stored value)."
+    )
     provider: str
     source: str
     source_id: strawberry.ID | None
     step: str
     variant: str | None
-    status: str
+    status: MessageStatus | None = strawberry.field(
+        description="Where it is (null: an unknown stored value)."
+    )
     reason: str | None
     subject: str
     text: str
@@ -103,13 +112,13 @@ class Message(Node):
         return Message(
             id=gid("Message", row.id),
             contact_id=gid_or_none("Contact", row.contact_id),
-            channel=row.channel,
+            channel=stored(SendChannel, row.channel),
             provider=row.provider,
             source=row.source,
             source_id=_source_id(row),
             step=row.step,
             variant=row.variant,
-            status=row.status,
+            status=stored(MessageStatus, row.status),
             reason=row.reason,
             subject=row.subject,
             text=row.text,
@@ -252,9 +261,13 @@ class MessagingQueries:
         info: strawberry.Info,
         first: int | None = None,
         after: str | None = None,
-        channel: str | None = None,
+        channel: Annotated[
+            SendChannel | None, strawberry.argument(description="Only this channel's templates.")
+        ] = None,
     ) -> Connection[Template]:
-        page = await templates.list_templates(info.context.caller(), first, after, channel)
+        page = await templates.list_templates(
+            info.context.caller(), first, after, value_of(channel)
+        )
         return connection(page, Template.of)
 
     @strawberry.field
@@ -266,11 +279,11 @@ class MessagingQueries:
     async def preview_template(
         self,
         info: strawberry.Info,
-        channel: str,
+        channel: Annotated[SendChannel, strawberry.argument(description="The channel to render.")],
         fields: JSON,
         contact_id: strawberry.ID | None = None,
     ) -> TemplatePreview:
-        work = templates.preview(info.context.caller(), channel, fields, contact_id)
+        work = templates.preview(info.context.caller(), channel.value, fields, contact_id)
         rendered, errors = await attempt(work)
         return TemplatePreview(rendered=rendered, user_errors=errors)
 
@@ -282,7 +295,9 @@ class MessagingQueries:
         after: str | None = None,
         contact_id: strawberry.ID | None = None,
         source_id: strawberry.ID | None = None,
-        status: str | None = None,
+        status: Annotated[
+            MessageStatus | None, strawberry.argument(description="Only messages in this status.")
+        ] = None,
     ) -> Connection[Message]:
         page = await message_log.list_messages(
             info.context.caller(),
@@ -290,7 +305,7 @@ class MessagingQueries:
             after,
             contact_id=contact_id,
             source_id=source_id,
-            status=status,
+            status=value_of(status),
         )
         return connection(page, Message.of)
 
@@ -319,14 +334,14 @@ class MessagingMutations:
     async def configure_channel(
         self,
         info: strawberry.Info,
-        channel: str,
+        channel: Annotated[SendChannel, strawberry.argument(description="The channel to set.")],
         provider: str,
         config: JSON,
         location_id: strawberry.ID | None = None,
         enabled: bool = True,
     ) -> ChannelConfigPayload:
         work = providers.configure(
-            info.context.caller(), channel, provider, config, location_id, enabled
+            info.context.caller(), channel.value, provider, config, location_id, enabled
         )
         row, errors = await attempt(work)
         return ChannelConfigPayload(
@@ -335,9 +350,12 @@ class MessagingMutations:
 
     @strawberry.mutation
     async def remove_channel_config(
-        self, info: strawberry.Info, channel: str, location_id: strawberry.ID | None = None
+        self,
+        info: strawberry.Info,
+        channel: Annotated[SendChannel, strawberry.argument(description="The channel to clear.")],
+        location_id: strawberry.ID | None = None,
     ) -> RemovePayload:
-        work = providers.remove(info.context.caller(), channel, location_id)
+        work = providers.remove(info.context.caller(), channel.value, location_id)
         removed, errors = await attempt(work)
         return RemovePayload(removed=bool(removed), user_errors=errors)
 
@@ -346,14 +364,16 @@ class MessagingMutations:
         self,
         info: strawberry.Info,
         name: str,
-        channel: str,
+        channel: Annotated[
+            SendChannel, strawberry.argument(description="The channel the template is for.")
+        ],
         fields: JSON,
         description: str = "",
         id: strawberry.ID | None = None,
         sample_contact_id: strawberry.ID | None = None,
     ) -> TemplatePayload:
         work = templates.save_template(
-            info.context.caller(), name, channel, fields, description, id, sample_contact_id
+            info.context.caller(), name, channel.value, fields, description, id, sample_contact_id
         )
         row, errors = await attempt(work)
         return TemplatePayload(template=Template.of(row) if row else None, user_errors=errors)

@@ -4,13 +4,14 @@ Admin only (resolvers.partners.endpoints checks); mutations return userErrors.""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from resolvers.partners import endpoints
 from resolvers.partners.event_types import EVENT_TYPES
+from schema.enums import WebhookDeliveryStatus, WebhookEndpointStatus, stored, value_of
 from schema.errors import UserError, attempt
 from schema.node import Node, gid
 from schema.pagination import Connection, connection
@@ -21,7 +22,9 @@ class WebhookEndpoint(Node):
     id: strawberry.ID
     url: str
     event_types: list[str]
-    status: str = strawberry.field(description="active | disabled")
+    status: WebhookEndpointStatus | None = strawberry.field(
+        description="Whether it receives deliveries (null: an unknown stored value)."
+    )
     disabled_reason: str | None = strawberry.field(
         description="Why it was disabled: by a user, a 410 Gone, or repeated failure."
     )
@@ -34,7 +37,7 @@ class WebhookEndpoint(Node):
             id=gid("WebhookEndpoint", doc.id),
             url=doc.url,
             event_types=list(doc.event_types),
-            status=doc.status,
+            status=stored(WebhookEndpointStatus, doc.status),
             disabled_reason=doc.disabled_reason,
             failure_streak=doc.failure_streak,
             created_at=doc.created_at,
@@ -56,7 +59,9 @@ class WebhookDelivery(Node):
     event_id: str = strawberry.field(description="The webhook-id header; kept on replays.")
     type: str
     payload: JSON
-    status: str = strawberry.field(description="pending | succeeded | failed | dead")
+    status: WebhookDeliveryStatus | None = strawberry.field(
+        description="Where the delivery is (null: an unknown stored value)."
+    )
     attempts: list[WebhookAttempt]
     next_attempt_at: datetime | None
     created_at: datetime
@@ -69,7 +74,7 @@ class WebhookDelivery(Node):
             event_id=doc.event_id,
             type=doc.type,
             payload=doc.payload,
-            status=doc.status,
+            status=stored(WebhookDeliveryStatus, doc.status),
             attempts=[
                 WebhookAttempt(
                     at=a["at"],
@@ -182,11 +187,14 @@ class PartnerQueries:
         self,
         info: strawberry.Info,
         endpoint_id: strawberry.ID,
-        status: str | None = None,
+        status: Annotated[
+            WebhookDeliveryStatus | None,
+            strawberry.argument(description="Only deliveries in this status."),
+        ] = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[WebhookDelivery]:
         page = await endpoints.list_deliveries(
-            info.context.caller(), endpoint_id, status, first, after
+            info.context.caller(), endpoint_id, value_of(status), first, after
         )
         return connection(page, WebhookDelivery.of)
