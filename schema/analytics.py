@@ -6,46 +6,56 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
 from resolvers.analytics import funnels, reports, retention, trend_updates, trends
 from schema.contacts import Channel
+from schema.enums import SendChannel, stored
 from schema.node import gid, gid_or_none
 
 
 @strawberry.enum(description="The width of a time bucket, in the query's time zone.")
 class TrendInterval(Enum):
-    HOUR = "hour"
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
+    HOUR = strawberry.enum_value("hour", description="Clock hours in the time zone.")
+    DAY = strawberry.enum_value("day", description="Days from local midnight.")
+    WEEK = strawberry.enum_value("week", description="Weeks from local Monday midnight.")
+    MONTH = strawberry.enum_value("month", description="Months from the local 1st.")
 
 
 @strawberry.enum(description="What a trend counts in each bucket.")
 class TrendMeasure(Enum):
-    TOTAL = "total"
-    UNIQUE_CONTACTS = "unique_contacts"
+    TOTAL = strawberry.enum_value("total", description="Every event counted.")
+    UNIQUE_CONTACTS = strawberry.enum_value(
+        "unique_contacts", description="Each contact counted once per bucket."
+    )
 
 
 @strawberry.enum(description="Where a breakdown's property is read.")
 class BreakdownSource(Enum):
-    EVENT = "event"
-    CONTACT = "contact"
+    EVENT = strawberry.enum_value("event", description="A property of the event itself.")
+    CONTACT = strawberry.enum_value("contact", description="A property of its contact now.")
 
 
 @strawberry.enum(description="How funnel steps must follow each other.")
 class FunnelOrder(Enum):
-    STRICT = "strict"
-    ORDERED = "ordered"
-    ANY = "any"
+    STRICT = strawberry.enum_value(
+        "strict", description="In order, with no other step event in between."
+    )
+    ORDERED = strawberry.enum_value("ordered", description="In order; others may come between.")
+    ANY = strawberry.enum_value("any", description="In any order, within the window.")
 
 
 @strawberry.enum(description="Which send a conversion is credited to.")
 class Attribution(Enum):
-    LAST_TOUCH = "last_touch"
-    FIRST_TOUCH = "first_touch"
+    LAST_TOUCH = strawberry.enum_value(
+        "last_touch", description="The latest send before it, within the window."
+    )
+    FIRST_TOUCH = strawberry.enum_value(
+        "first_touch", description="The earliest send before it, within the window."
+    )
 
 
 @strawberry.input(
@@ -354,7 +364,9 @@ class ReportRow:
     source_type: str = strawberry.field(description="'campaign' or 'journey'.")
     source_id: strawberry.ID = strawberry.field(description="The campaign's or journey's id.")
     name: str = strawberry.field(description="Its name.")
-    channel: str = strawberry.field(description="The channel of these sends.")
+    channel: SendChannel | None = strawberry.field(
+        description="The channel of these sends (null: an unknown stored value)."
+    )
     location_id: strawberry.ID | None = strawberry.field(
         description="The outlet (null: brand tier)."
     )
@@ -375,7 +387,7 @@ class ReportRow:
             source_type=r.source_type,
             source_id=gid(r.source_type.capitalize(), r.source_id),
             name=r.name,
-            channel=r.channel,
+            channel=stored(SendChannel, r.channel),
             location_id=gid_or_none("Location", r.location_id),
             **{
                 k: getattr(r, k)
@@ -409,7 +421,13 @@ def _ctx(info: strawberry.Info):
 @strawberry.type
 class AnalyticsQueries:
     @strawberry.field(description="Counts of events per time bucket.")
-    async def trend(self, info: strawberry.Info, input: TrendInput) -> Trend:
+    async def trend(
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            TrendInput, strawberry.argument(description="What to count, how and over which period.")
+        ],
+    ) -> Trend:
         result = await trends.trend(_ctx(info), input.to_domain())
         return Trend(
             interval=TrendInterval(result.interval),
@@ -419,7 +437,13 @@ class AnalyticsQueries:
         )
 
     @strawberry.field(description="Conversion through ordered steps.")
-    async def funnel(self, info: strawberry.Info, input: FunnelInput) -> Funnel:
+    async def funnel(
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            FunnelInput, strawberry.argument(description="The steps, window, order and filters.")
+        ],
+    ) -> Funnel:
         result = await funnels.funnel(_ctx(info), input.to_domain())
         return Funnel(
             steps=[FunnelStep.of(s) for s in result.steps],
@@ -435,7 +459,14 @@ class AnalyticsQueries:
         )
 
     @strawberry.field(description="Cohort retention as a triangle.")
-    async def retention(self, info: strawberry.Info, input: RetentionInput) -> Retention:
+    async def retention(
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            RetentionInput,
+            strawberry.argument(description="The start and return events, periods and filters."),
+        ],
+    ) -> Retention:
         result = await retention.retention(_ctx(info), input.to_domain())
         return Retention(
             interval=TrendInterval(result.interval),
@@ -446,7 +477,14 @@ class AnalyticsQueries:
         )
 
     @strawberry.field(description="Campaigns and journeys side by side over a time range.")
-    async def analytics_report(self, info: strawberry.Info, input: ReportInput) -> AnalyticsReport:
+    async def analytics_report(
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            ReportInput,
+            strawberry.argument(description="The period, attribution model and filters."),
+        ],
+    ) -> AnalyticsReport:
         result = await reports.report(_ctx(info), input.to_domain())
         return AnalyticsReport(
             attribution=Attribution(result.attribution),
@@ -462,7 +500,12 @@ class AnalyticsSubscriptions:
         "arriving)."
     )
     async def trend_updates(
-        self, info: strawberry.Info, input: TrendInput
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            TrendInput,
+            strawberry.argument(description="The trend whose current bucket is streamed."),
+        ],
     ) -> AsyncGenerator[TrendBucket]:
         async for bucket in trend_updates.watch(_ctx(info), input.to_domain()):
             yield TrendBucket(

@@ -734,7 +734,10 @@ class CampaignInput:
     all_outlets: bool | None = strawberry.field(
         default=strawberry.UNSET, description="One branched execution per outlet."
     )
-    channels: list[str] | None = strawberry.UNSET
+    channels: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Send channels in priority order (lower case); the first reachable is used.",
+    )
     variants: list[CampaignVariantInput] | None = strawberry.field(
         default=strawberry.UNSET, description="The message's versions (1-5)."
     )

@@ -163,7 +163,9 @@ class WaitSettings:
 
 @strawberry.type(description="What a send node sends.")
 class SendSettings:
-    channels: list[str]
+    channels: list[str] = strawberry.field(
+        description="Send channels in priority order (lower case): the first reachable is used."
+    )
     content: JSON = strawberry.field(description="channel -> {field: template}, inline content.")
     templates: JSON | None = strawberry.field(
         default=None, description="channel -> saved template id, for channels without content."
@@ -228,7 +230,7 @@ class ExitNode(JourneyNode):
 
 AnyJourneyNode = Annotated[
     TriggerNode | WaitNode | SendNode | BranchNode | SplitNode | ExitNode,
-    strawberry.union("AnyJourneyNode"),
+    strawberry.union("AnyJourneyNode", description="A journey node of any type."),
 ]
 
 

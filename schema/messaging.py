@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 from resolvers.contacts import devices
 from resolvers.messaging import engagement, inbox, message_log, providers, sending_rules, templates
 from schema.contacts import Contact
+from schema.enums import MessageStatus, SendChannel, stored, value_of
 from schema.errors import UserError, attempt
 from schema.node import Node, gid, gid_or_none
 from schema.pagination import After, Connection, First, connection
@@ -30,7 +31,9 @@ def _source_id(row: Any) -> strawberry.ID | None:
 )
 class ChannelConfig(Node):
     id: strawberry.ID = strawberry.field(description="Global id.")
-    channel: str
+    channel: SendChannel | None = strawberry.field(
+        description="The channel this provider sends (null: an unknown stored value)."
+    )
     provider: str = strawberry.field(description="The provider that sends on the channel.")
     location_id: strawberry.ID | None = strawberry.field(
         description="The outlet it applies to; null for the whole workspace."
@@ -46,7 +49,7 @@ class ChannelConfig(Node):
     def of(row: Any) -> ChannelConfig:
         return ChannelConfig(
             id=gid("ChannelConfig", row.id),
-            channel=row.channel,
+            channel=stored(SendChannel, row.channel),
             provider=row.provider,
             location_id=gid_or_none("Location", row.location_id),
             settings=row.settings,
@@ -60,7 +63,9 @@ class ChannelConfig(Node):
 class Template(Node):
     id: strawberry.ID = strawberry.field(description="Global id.")
     name: str = strawberry.field(description="Display name.")
-    channel: str
+    channel: SendChannel | None = strawberry.field(
+        description="The channel the template renders for (null: an unknown stored value)."
+    )
     fields: JSON = strawberry.field(
         description="The content by field (subject, text, html, ...), with {{placeholders}}."
     )
@@ -72,7 +77,7 @@ class Template(Node):
         return Template(
             id=gid("Template", row.id),
             name=row.name,
-            channel=row.channel,
+            channel=stored(SendChannel, row.channel),
             fields=row.fields,
             description=row.description,
             updated_at=row.updated_at,
@@ -85,7 +90,9 @@ class Message(Node):
     contact_id: strawberry.ID | None = strawberry.field(
         description="The recipient; null for system mail."
     )
-    channel: str
+    channel: SendChannel | None = strawberry.field(
+        description="The channel it went (or goes) on (null: an unknown stored value)."
+    )
     provider: str = strawberry.field(description="The provider that sent it.")
     source: str = strawberry.field(description="What sent it: system, campaign or journey.")
     source_id: strawberry.ID | None = strawberry.field(
@@ -93,7 +100,9 @@ class Message(Node):
     )
     step: str = strawberry.field(description="The journey node that sent it; empty otherwise.")
     variant: str | None = strawberry.field(description="The A/B variant sent, if any.")
-    status: str
+    status: MessageStatus | None = strawberry.field(
+        description="Where it is (null: an unknown stored value)."
+    )
     reason: str | None = strawberry.field(
         description="Why it was skipped, held, failed or bounced."
     )
@@ -117,13 +126,13 @@ class Message(Node):
         return Message(
             id=gid("Message", row.id),
             contact_id=gid_or_none("Contact", row.contact_id),
-            channel=row.channel,
+            channel=stored(SendChannel, row.channel),
             provider=row.provider,
             source=row.source,
             source_id=_source_id(row),
             step=row.step,
             variant=row.variant,
-            status=row.status,
+            status=stored(MessageStatus, row.status),
             reason=row.reason,
             subject=row.subject,
             text=row.text,
@@ -169,7 +178,9 @@ class InboxItem(Node):
 
 @strawberry.type(description="A per-contact limit on messages.")
 class FrequencyCap:
-    channel: str | None
+    channel: str | None = strawberry.field(
+        description="The send channel it limits (lower case, e.g. email); null: all channels."
+    )
     limit: int = strawberry.field(description="Most messages a contact may get in the window.")
     days: int = strawberry.field(description="The window, in days.")
 
@@ -303,9 +314,13 @@ class MessagingQueries:
         info: strawberry.Info,
         first: First = None,
         after: After = None,
-        channel: str | None = None,
+        channel: Annotated[
+            SendChannel | None, strawberry.argument(description="Only this channel's templates.")
+        ] = None,
     ) -> Connection[Template]:
-        page = await templates.list_templates(info.context.caller(), first, after, channel)
+        page = await templates.list_templates(
+            info.context.caller(), first, after, value_of(channel)
+        )
         return connection(page, Template.of)
 
     @strawberry.field(description="A template by id; null if not found in this workspace.")
@@ -317,7 +332,7 @@ class MessagingQueries:
     async def preview_template(
         self,
         info: strawberry.Info,
-        channel: str,
+        channel: Annotated[SendChannel, strawberry.argument(description="The channel to render.")],
         fields: Annotated[
             JSON, strawberry.argument(description="The content by field, with {{placeholders}}.")
         ],
@@ -326,7 +341,7 @@ class MessagingQueries:
             strawberry.argument(description="Render for this contact; a sample when omitted."),
         ] = None,
     ) -> TemplatePreview:
-        work = templates.preview(info.context.caller(), channel, fields, contact_id)
+        work = templates.preview(info.context.caller(), channel.value, fields, contact_id)
         rendered, errors = await attempt(work)
         return TemplatePreview(rendered=rendered, user_errors=errors)
 
@@ -343,7 +358,9 @@ class MessagingQueries:
             strawberry.ID | None,
             strawberry.argument(description="Only messages of this campaign or journey."),
         ] = None,
-        status: str | None = None,
+        status: Annotated[
+            MessageStatus | None, strawberry.argument(description="Only messages in this status.")
+        ] = None,
     ) -> Connection[Message]:
         page = await message_log.list_messages(
             info.context.caller(),
@@ -351,7 +368,7 @@ class MessagingQueries:
             after,
             contact_id=contact_id,
             source_id=source_id,
-            status=status,
+            status=value_of(status),
         )
         return connection(page, Message.of)
 
@@ -382,7 +399,7 @@ class MessagingMutations:
     async def configure_channel(
         self,
         info: strawberry.Info,
-        channel: str,
+        channel: Annotated[SendChannel, strawberry.argument(description="The channel to set.")],
         provider: Annotated[str, strawberry.argument(description="The provider's name.")],
         config: Annotated[
             JSON,
@@ -399,7 +416,7 @@ class MessagingMutations:
         ] = True,
     ) -> ChannelConfigPayload:
         work = providers.configure(
-            info.context.caller(), channel, provider, config, location_id, enabled
+            info.context.caller(), channel.value, provider, config, location_id, enabled
         )
         row, errors = await attempt(work)
         return ChannelConfigPayload(
@@ -408,9 +425,15 @@ class MessagingMutations:
 
     @strawberry.mutation(description="Remove the provider of a channel (workspace or one outlet).")
     async def remove_channel_config(
-        self, info: strawberry.Info, channel: str, location_id: strawberry.ID | None = None
+        self,
+        info: strawberry.Info,
+        channel: Annotated[SendChannel, strawberry.argument(description="The channel to clear.")],
+        location_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The outlet's provider; the workspace's when null."),
+        ] = None,
     ) -> RemovePayload:
-        work = providers.remove(info.context.caller(), channel, location_id)
+        work = providers.remove(info.context.caller(), channel.value, location_id)
         removed, errors = await attempt(work)
         return RemovePayload(removed=bool(removed), user_errors=errors)
 
@@ -419,7 +442,9 @@ class MessagingMutations:
         self,
         info: strawberry.Info,
         name: Annotated[str, strawberry.argument(description="Display name.")],
-        channel: str,
+        channel: Annotated[
+            SendChannel, strawberry.argument(description="The channel the template is for.")
+        ],
         fields: Annotated[
             JSON, strawberry.argument(description="The content by field, with {{placeholders}}.")
         ],
@@ -434,7 +459,7 @@ class MessagingMutations:
         ] = None,
     ) -> TemplatePayload:
         work = templates.save_template(
-            info.context.caller(), name, channel, fields, description, id, sample_contact_id
+            info.context.caller(), name, channel.value, fields, description, id, sample_contact_id
         )
         row, errors = await attempt(work)
         return TemplatePayload(template=Template.of(row) if row else None, user_errors=errors)
@@ -499,7 +524,10 @@ class MessagingMutations:
         contact_id: Annotated[
             strawberry.ID, strawberry.argument(description="The contact the device belongs to.")
         ],
-        kind: str,
+        kind: Annotated[
+            str,
+            strawberry.argument(description="fcm (mobile token) or web (push subscription)."),
+        ],
         token: Annotated[
             str | None, strawberry.argument(description="The FCM token (kind fcm).")
         ] = None,
@@ -519,7 +547,11 @@ class MessagingMutations:
 class MessagingSubscriptions:
     @strawberry.subscription(description="New in-app messages for one contact.")
     async def inbox_updates(
-        self, info: strawberry.Info, contact_id: strawberry.ID
+        self,
+        info: strawberry.Info,
+        contact_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The contact whose inbox to watch.")
+        ],
     ) -> AsyncGenerator[strawberry.ID]:
         async for message_id in inbox.watch(info.context.caller(), contact_id):
             yield gid("Message", message_id)

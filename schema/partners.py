@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 
 from resolvers.partners import endpoints
 from resolvers.partners.event_types import EVENT_TYPES
+from schema.enums import WebhookDeliveryStatus, WebhookEndpointStatus, stored, value_of
 from schema.errors import UserError, attempt
 from schema.node import Node, gid
 from schema.pagination import After, Connection, First, connection
@@ -21,7 +22,9 @@ class WebhookEndpoint(Node):
     id: strawberry.ID = strawberry.field(description="Global id.")
     url: str = strawberry.field(description="Where deliveries are POSTed.")
     event_types: list[str] = strawberry.field(description="The event types it receives.")
-    status: str = strawberry.field(description="active | disabled")
+    status: WebhookEndpointStatus | None = strawberry.field(
+        description="Whether it receives deliveries (null: an unknown stored value)."
+    )
     disabled_reason: str | None = strawberry.field(
         description="Why it was disabled: by a user, a 410 Gone, or repeated failure."
     )
@@ -36,7 +39,7 @@ class WebhookEndpoint(Node):
             id=gid("WebhookEndpoint", doc.id),
             url=doc.url,
             event_types=list(doc.event_types),
-            status=doc.status,
+            status=stored(WebhookEndpointStatus, doc.status),
             disabled_reason=doc.disabled_reason,
             failure_streak=doc.failure_streak,
             created_at=doc.created_at,
@@ -58,7 +61,9 @@ class WebhookDelivery(Node):
     event_id: str = strawberry.field(description="The webhook-id header; kept on replays.")
     type: str = strawberry.field(description="The event type.")
     payload: JSON = strawberry.field(description="The JSON body sent.")
-    status: str = strawberry.field(description="pending | succeeded | failed | dead")
+    status: WebhookDeliveryStatus | None = strawberry.field(
+        description="Where the delivery is (null: an unknown stored value)."
+    )
     attempts: list[WebhookAttempt] = strawberry.field(description="Every try so far, oldest first.")
     next_attempt_at: datetime | None = strawberry.field(
         description="When it is tried next; null when no retry is due."
@@ -73,7 +78,7 @@ class WebhookDelivery(Node):
             event_id=doc.event_id,
             type=doc.type,
             payload=doc.payload,
-            status=doc.status,
+            status=stored(WebhookDeliveryStatus, doc.status),
             attempts=[
                 WebhookAttempt(
                     at=a["at"],
@@ -210,11 +215,14 @@ class PartnerQueries:
         self,
         info: strawberry.Info,
         endpoint_id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint.")],
-        status: str | None = None,
+        status: Annotated[
+            WebhookDeliveryStatus | None,
+            strawberry.argument(description="Only deliveries in this status."),
+        ] = None,
         first: First = None,
         after: After = None,
     ) -> Connection[WebhookDelivery]:
         page = await endpoints.list_deliveries(
-            info.context.caller(), endpoint_id, status, first, after
+            info.context.caller(), endpoint_id, value_of(status), first, after
         )
         return connection(page, WebhookDelivery.of)

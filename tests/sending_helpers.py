@@ -14,7 +14,7 @@ from tests.helpers import eventually, raw
 CREATE_CONTACT = """mutation($input: ContactInput!) {
   createContact(input: $input) { contact { id } userErrors { field message code } }
 }"""
-CONFIGURE = """mutation($channel: String!, $provider: String!, $config: JSON!, $loc: ID) {
+CONFIGURE = """mutation($channel: SendChannel!, $provider: String!, $config: JSON!, $loc: ID) {
   configureChannel(channel: $channel, provider: $provider, config: $config, locationId: $loc) {
     channelConfig { id channel provider settings secretFields }
     userErrors { field message code }
@@ -32,7 +32,8 @@ async def contact(api, tenant, **fields: Any) -> PydanticObjectId:
 async def configure(api, tenant, channel: str, config: dict[str, Any], loc: str | None = None):
     config = dict(config)
     provider = config.pop("provider")
-    variables = {"channel": channel, "provider": provider, "config": config, "loc": loc}
+    # The GraphQL enum name of a stored channel: "web_push" -> WEB_PUSH.
+    variables = {"channel": channel.upper(), "provider": provider, "config": config, "loc": loc}
     data = await api.gql(tenant.secret_key, CONFIGURE, variables)
     return data["configureChannel"]
 

@@ -47,7 +47,7 @@ async def _make(api, t) -> dict[str, str]:
             "location",
         ),
         "Template": await one(
-            'mutation { saveTemplate(name: "Hi", channel: "email", '
+            'mutation { saveTemplate(name: "Hi", channel: EMAIL, '
             'fields: {subject: "Hi", text: "Hello"}) { template { id } } }',
             "saveTemplate",
             "template",

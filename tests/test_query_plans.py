@@ -376,13 +376,13 @@ async def test_partner_webhook_emit_dispatch_and_delivery_log(api, provider_serv
         {"url": provider_server.partner_url()},
     )
     endpoint_id = created["createWebhookEndpoint"]["endpoint"]["id"]
-    log = """query($id: ID!, $status: String) { webhookDeliveries(endpointId: $id,
+    log = """query($id: ID!, $status: WebhookDeliveryStatus) { webhookDeliveries(endpointId: $id,
         status: $status, first: 5) { edges { node { id } } } }"""
     with RECORDER.recording() as captured:
         await _batch(api, tenant, [_identify(n, "hooks") for n in range(3)])
         await partner_delivery.dispatch_due(datetime.now(UTC) + timedelta(minutes=5))
         await api.gql(tenant.secret_key, log, {"id": endpoint_id})
-        await api.gql(tenant.secret_key, log, {"id": endpoint_id, "status": "succeeded"})
+        await api.gql(tenant.secret_key, log, {"id": endpoint_id, "status": "SUCCEEDED"})
     assert any(c.collection == "webhook_deliveries" and c.name == "find" for c in captured)
     _check(captured)
 

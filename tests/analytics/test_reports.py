@@ -134,9 +134,9 @@ async def test_report_rows_and_attribution(api):
     own = await report()
     assert own["attribution"] == "LAST_TOUCH" and own["windowHours"] == 72
     assert table(own) == [
-        ("campaign", "Report X", "email", 2, 1, 1, 0, 1, 0, 1, 30.0),
-        ("campaign", "Report Y", "sms", 1, 1, 1, 0, 0, 1, 0, 0.0),
-        ("journey", "Welcome", "email", 1, 1, 0, 1, 0, 0, 0, 0.0),
+        ("campaign", "Report X", "EMAIL", 2, 1, 1, 0, 1, 0, 1, 30.0),
+        ("campaign", "Report Y", "SMS", 1, 1, 1, 0, 0, 1, 0, 0.0),
+        ("journey", "Welcome", "EMAIL", 1, 1, 0, 1, 0, 0, 0, 0.0),
     ]
     # Rows name their source by its global id, which node(id:) fetches back.
     assert [r["sourceId"] for r in own["rows"]] == [x["id"], y["id"], gid("Journey", journey_id)]
@@ -159,12 +159,12 @@ async def test_report_rows_and_attribution(api):
             if r["converted"]
         }
 
-    assert credited(await report(conversionEvent="purchase")) == {("Welcome", "email"): (1, 100.0)}
+    assert credited(await report(conversionEvent="purchase")) == {("Welcome", "EMAIL"): (1, 100.0)}
     assert credited(await report(conversionEvent="Purchase", attribution="FIRST_TOUCH")) == {
-        ("Report X", "email"): (1, 100.0)
+        ("Report X", "EMAIL"): (1, 100.0)
     }
     narrow = await report(conversionEvent="Purchase", attribution="FIRST_TOUCH", windowHours=3)
-    assert credited(narrow) == {("Report Y", "sms"): (1, 100.0)}
+    assert credited(narrow) == {("Report Y", "SMS"): (1, 100.0)}
     assert [r["name"] for r in (await report(channel="SMS"))["rows"]] == ["Report Y"]
     errors = await api.errors(tenant.secret_key, REPORT, {"input": {**span, "windowHours": 0}})
     assert errors[0]["extensions"] == {"code": "INVALID", "field": "windowHours"}

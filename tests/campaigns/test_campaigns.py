@@ -369,7 +369,7 @@ async def test_tenant_isolation(api, services):
 
 async def test_a_variant_can_pick_saved_templates(api, services):
     t = await new_tenant()
-    save = """mutation($fields: JSON!) { saveTemplate(name: "Welcome", channel: "email",
+    save = """mutation($fields: JSON!) { saveTemplate(name: "Welcome", channel: EMAIL,
       fields: $fields) { template { id } userErrors { message } } }"""
     fields = {"subject": "Welcome {{ contact.first_name | default('friend') }}", "text": "Hi"}
     saved = (await api.gql(t.secret_key, save, {"fields": fields}))["saveTemplate"]

@@ -288,7 +288,7 @@ async def test_per_outlet_execution(api, services, provider_server):
 
     # Each outlet's sender mapping: juhu posts to its partner, bandra has none (sandbox).
     configure = (
-        'mutation($config: JSON!, $loc: ID) { configureChannel(channel: "webhook", '
+        "mutation($config: JSON!, $loc: ID) { configureChannel(channel: WEBHOOK, "
         'provider: "webhook", config: $config, locationId: $loc) { userErrors { message } } }'
     )
     hook = provider_server.webhook_config("juhu")
@@ -310,7 +310,7 @@ async def test_per_outlet_execution(api, services, provider_server):
 
     # A channel configured and then disabled cannot be chosen.
     off = (
-        'mutation { configureChannel(channel: "email", provider: "sandbox", config: {}, '
+        'mutation { configureChannel(channel: EMAIL, provider: "sandbox", config: {}, '
         "enabled: false) { userErrors { message } } }"
     )
     assert (await api.gql(t.secret_key, off))["configureChannel"]["userErrors"] == []

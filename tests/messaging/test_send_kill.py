@@ -92,7 +92,7 @@ async def launch_sms_campaign(gql, url: str, provider: SlowTwilio, contacts: int
     }
     configured = await gql(
         url,
-        'mutation($c: JSON!) { configureChannel(channel: "sms", provider: "twilio", '
+        'mutation($c: JSON!) { configureChannel(channel: SMS, provider: "twilio", '
         "config: $c) { userErrors { message } } }",
         {"c": config},
     )
@@ -179,15 +179,15 @@ async def test_killed_worker_then_restart_sends_nobody_twice(tmp_path: Path, spa
                 )
                 nodes = [e["node"] for e in messages["messages"]["edges"]]
                 statuses = Counter(n["status"] for n in nodes)
-                if len(nodes) == CONTACTS and statuses["sent"] + statuses["failed"] == CONTACTS:
+                if len(nodes) == CONTACTS and statuses["SENT"] + statuses["FAILED"] == CONTACTS:
                     break
                 await asyncio.sleep(0.1)
-            assert statuses["sent"] + statuses["failed"] == CONTACTS, statuses
-            interrupted = [n for n in nodes if n["status"] == "failed"]
+            assert statuses["SENT"] + statuses["FAILED"] == CONTACTS, statuses
+            interrupted = [n for n in nodes if n["status"] == "FAILED"]
             assert all(n["reason"].startswith("interrupted") for n in interrupted), interrupted
             assert sum(provider.received.values()) > at_kill  # the second process went on
             assert max(provider.received.values()) == 1  # nobody twice
-            assert len(provider.received) >= statuses["sent"]
+            assert len(provider.received) >= statuses["SENT"]
         assert two.stop() == 0, two.report()
     finally:
         provider.server.should_exit = True

@@ -19,7 +19,7 @@ from documents.message import OutboundMessage
 from resolvers.messaging import deliver, dispatch, engagement, queue
 from tests.helpers import eventually, gid, new_tenant, raw
 from tests.provider_server import post_status
-from tests.sending_helpers import EMAIL, SMS, configure, contact, request, settled
+from tests.sending_helpers import CONFIGURE, EMAIL, SMS, configure, contact, request, settled
 from tests.smtp_server import smtp_server as running_smtp_server
 from tests.tracking_helpers import events_of
 
@@ -377,8 +377,11 @@ async def test_credentials_are_sealed_and_never_returned(api, services, provider
     assert config["auth_token"] not in str(raw)
     bad = await configure(api, t, "sms", {"provider": "twilio", "base_url": "http://10.0.0.1"})
     assert bad["userErrors"][0]["code"] == "CHANNEL_CONFIG_INVALID"
-    unknown = await configure(api, t, "fax", {"provider": "sandbox"})
-    assert unknown["userErrors"][0]["field"] == "channel"
+    # An unknown channel is refused by GraphQL's own enum validation, before any resolver.
+    unknown = await api.errors(
+        t.secret_key, CONFIGURE, {"channel": "FAX", "provider": "sandbox", "config": {}}
+    )
+    assert "SendChannel" in unknown[0]["message"] and "FAX" in unknown[0]["message"]
     other = await new_tenant()
     seen = await api.gql(other.secret_key, "{ channelConfigs { channel } }")
     assert seen["channelConfigs"] == []
@@ -386,14 +389,14 @@ async def test_credentials_are_sealed_and_never_returned(api, services, provider
 
 async def test_templates_are_checked_on_save_and_previewed(api, services):
     t = await new_tenant()
-    save = """mutation($name: String!, $channel: String!, $fields: JSON!) {
+    save = """mutation($name: String!, $channel: SendChannel!, $fields: JSON!) {
       saveTemplate(name: $name, channel: $channel, fields: $fields) {
         template { id name } userErrors { field message code }
       }
     }"""
     broken = {"subject": "{% if %}", "html": "{{ ''.__class__.__mro__ }}"}
     errors = (
-        await api.gql(t.secret_key, save, {"name": "Bad", "channel": "email", "fields": broken})
+        await api.gql(t.secret_key, save, {"name": "Bad", "channel": "EMAIL", "fields": broken})
     )["saveTemplate"]["userErrors"]
     fields = {e["field"] for e in errors}
     assert {"content.email.subject", "content.email.text"} <= fields
@@ -402,19 +405,21 @@ async def test_templates_are_checked_on_save_and_previewed(api, services):
         "text": "Hello from {{ workspace.name | default('us') }}",
     }
     saved = (
-        await api.gql(t.secret_key, save, {"name": "Welcome", "channel": "email", "fields": good})
+        await api.gql(t.secret_key, save, {"name": "Welcome", "channel": "EMAIL", "fields": good})
     )["saveTemplate"]
     assert saved["userErrors"] == [] and saved["template"]["name"] == "Welcome"
     dup = (
-        await api.gql(t.secret_key, save, {"name": "Welcome", "channel": "email", "fields": good})
+        await api.gql(t.secret_key, save, {"name": "Welcome", "channel": "EMAIL", "fields": good})
     )["saveTemplate"]
     assert dup["userErrors"][0]["code"] == "CONFLICT"
     cid = await contact(api, t, email="pv@example.com", properties={"first_name": "Lin"})
-    preview = 'query($f: JSON!, $c: ID) { previewTemplate(channel: "email", fields: $f, contactId: $c) { rendered userErrors { field message } } }'
+    preview = "query($f: JSON!, $c: ID) { previewTemplate(channel: EMAIL, fields: $f, contactId: $c) { rendered userErrors { field message } } }"
     shown = (await api.gql(t.secret_key, preview, {"f": good, "c": str(cid)}))["previewTemplate"]
     assert shown["rendered"]["subject"] == "Hi Lin"
     sample = (await api.gql(t.secret_key, preview, {"f": good}))["previewTemplate"]
     assert sample["rendered"]["subject"] == "Hi Sam"
+    lower = await api.errors(t.secret_key, preview.replace("EMAIL", '"email"'), {"f": good})
+    assert "SendChannel" in lower[0]["message"]
 
 
 async def test_an_outlet_sends_through_its_own_provider(api, services, provider_server):

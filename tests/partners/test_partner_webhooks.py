@@ -32,7 +32,7 @@ mutation($url: String!, $types: [String!]!, $secret: String) {
 }"""
 
 DELIVERIES = """
-query($id: ID!, $status: String) {
+query($id: ID!, $status: WebhookDeliveryStatus) {
   webhookDeliveries(endpointId: $id, status: $status, first: 50) {
     edges { node { id eventId type status payload attempts { statusCode error } } }
   }
@@ -92,7 +92,7 @@ async def test_partner_receives_signed_contact_and_segment_events(api, provider_
     await identify(api, t, "u1", {"plan": "pro", "email": "u1@example.com"})
     rows = await settled(api, t, endpoint["id"], 2)
     assert {r["type"] for r in rows} == {"contact.created", "segment.entered"}
-    assert all(r["status"] == "succeeded" for r in rows)
+    assert all(r["status"] == "SUCCEEDED" for r in rows)
     assert all(r["attempts"][0]["statusCode"] == 200 for r in rows)
     received = provider_server.of("partner")
     assert len(received) == 2 and all(r.signature_ok for r in received)
@@ -110,7 +110,7 @@ async def test_outage_is_retried_with_backoff_and_recovery_delivers(api, provide
     provider_server.fail_next(3, 500, kind="partner")
     await identify(api, t, "u-outage", {"plan": "free"})
     [row] = await settled(api, t, endpoint_id, 1)
-    assert row["status"] == "pending" and row["attempts"][0]["statusCode"] == 500
+    assert row["status"] == "PENDING" and row["attempts"][0]["statusCode"] == 500
     stored = await WebhookDelivery.get(PydanticObjectId(raw(row["id"])))
     first_retry = stored.next_attempt_at - stored.attempts[0]["at"]
     assert timedelta(seconds=5) <= first_retry <= timedelta(seconds=5.5)
@@ -124,7 +124,7 @@ async def test_outage_is_retried_with_backoff_and_recovery_delivers(api, provide
         await dispatcher.dispatch_due(later)
     [row] = await log(api, t, endpoint_id)
     assert [a["statusCode"] for a in row["attempts"]] == [500, 500, 500, 200]
-    assert row["status"] == "succeeded"
+    assert row["status"] == "SUCCEEDED"
     ids = {r.headers["webhook-id"] for r in provider_server.of("partner")}
     assert ids == {row["eventId"]}  # every retry carries the same webhook-id
     assert row["attempts"][-1]["error"] is None
@@ -155,7 +155,7 @@ async def test_repeated_failure_disables_the_endpoint_with_a_notice(api, provide
         await identify(api, t, f"u-fail-{n}", {})
     await settled(api, t, endpoint_id, 3)
     later = datetime.now(UTC)
-    while (await log(api, t, endpoint_id, "pending")) and later < datetime.now(UTC) + timedelta(
+    while (await log(api, t, endpoint_id, "PENDING")) and later < datetime.now(UTC) + timedelta(
         days=30
     ):
         later += timedelta(hours=7)
@@ -163,11 +163,11 @@ async def test_repeated_failure_disables_the_endpoint_with_a_notice(api, provide
     [endpoint] = [
         e["node"] for e in (await api.gql(t.secret_key, ENDPOINTS))["webhookEndpoints"]["edges"]
     ]
-    assert endpoint["status"] == "disabled"
+    assert endpoint["status"] == "DISABLED"
     assert "in a row failed" in endpoint["disabledReason"]
     attempts = sum(len(r["attempts"]) for r in await log(api, t, endpoint_id))
     assert attempts == dispatcher.FAILURE_STREAK
-    assert {r["status"] for r in await log(api, t, endpoint_id)} == {"dead"}
+    assert {r["status"] for r in await log(api, t, endpoint_id)} == {"DEAD"}
     notice = await AuditEntry.find_one(
         {
             "workspace_id": PydanticObjectId(t.workspace_id),
@@ -183,9 +183,9 @@ async def test_410_gone_disables_at_once(api, provider_server):
     provider_server.fail_next(1, 410, kind="partner")
     await identify(api, t, "u-gone", {})
     [row] = await settled(api, t, endpoint_id, 1)
-    assert row["status"] == "dead"
+    assert row["status"] == "DEAD"
     [edge] = (await api.gql(t.secret_key, ENDPOINTS))["webhookEndpoints"]["edges"]
-    assert edge["node"]["status"] == "disabled" and "410" in edge["node"]["disabledReason"]
+    assert edge["node"]["status"] == "DISABLED" and "410" in edge["node"]["disabledReason"]
 
 
 async def test_replay_sends_again_with_the_same_webhook_id(api, provider_server):
@@ -247,7 +247,7 @@ async def test_workspaces_cannot_touch_each_others_webhooks(api, provider_server
     disable = await api.gql(b.secret_key, DISABLE, {"id": endpoint_id})
     assert disable["disableWebhookEndpoint"]["userErrors"][0]["code"] == "NOT_FOUND"
     [edge] = (await api.gql(a.secret_key, ENDPOINTS))["webhookEndpoints"]["edges"]
-    assert edge["node"]["status"] == "active"
+    assert edge["node"]["status"] == "ACTIVE"
     # B's events never reach A's endpoint.
     await identify(api, b, "u-b", {})
     assert len(await settled(api, a, endpoint_id, 1)) == 1
