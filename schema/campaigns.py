@@ -18,7 +18,7 @@ from strawberry.scalars import JSON
 from resolvers.campaigns import define, lifecycle
 from schema.errors import UserError, attempt
 from schema.node import Node, gid, gid_or_none, raw_ids_in
-from schema.pagination import Connection, connection
+from schema.pagination import After, Connection, First, connection
 
 T = TypeVar("T")
 
@@ -819,18 +819,8 @@ class CampaignQueries:
     async def campaigns(
         self,
         info: strawberry.Info,
-        first: Annotated[
-            int | None,
-            strawberry.argument(
-                description="How many to return; at most the server's page-size maximum."
-            ),
-        ] = None,
-        after: Annotated[
-            str | None,
-            strawberry.argument(
-                description="The endCursor of the previous page; null: the first page."
-            ),
-        ] = None,
+        first: First = None,
+        after: After = None,
         status: Annotated[
             CampaignStatus | None,
             strawberry.argument(description="Only campaigns in this status; null: all."),

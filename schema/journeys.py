@@ -20,7 +20,7 @@ from strawberry.scalars import JSON
 from resolvers.journeys import define, lifecycle
 from schema.errors import UserError, attempt, user_error
 from schema.node import Node, gid, gid_or_none, raw_ids_in, stored_gid
-from schema.pagination import Connection, connection
+from schema.pagination import After, Connection, First, connection
 
 T = TypeVar("T")
 
@@ -496,18 +496,8 @@ class Journey(Node):
     async def enrollments(
         self,
         info: strawberry.Info,
-        first: Annotated[
-            int | None,
-            strawberry.argument(
-                description="How many to return; at most the server's page-size maximum."
-            ),
-        ] = None,
-        after: Annotated[
-            str | None,
-            strawberry.argument(
-                description="The endCursor of the previous page; null: the first page."
-            ),
-        ] = None,
+        first: First = None,
+        after: After = None,
         status: Annotated[
             EnrollmentStatus | None,
             strawberry.argument(description="Only runs in this status; null: all."),
@@ -728,18 +718,8 @@ class JourneyQueries:
     async def journeys(
         self,
         info: strawberry.Info,
-        first: Annotated[
-            int | None,
-            strawberry.argument(
-                description="How many to return; at most the server's page-size maximum."
-            ),
-        ] = None,
-        after: Annotated[
-            str | None,
-            strawberry.argument(
-                description="The endCursor of the previous page; null: the first page."
-            ),
-        ] = None,
+        first: First = None,
+        after: After = None,
         status: Annotated[
             JourneyStatus | None,
             strawberry.argument(description="Only journeys in this status; null: all."),
@@ -757,18 +737,8 @@ class JourneyQueries:
         journey_id: Annotated[
             strawberry.ID, strawberry.argument(description="The journey global id.")
         ],
-        first: Annotated[
-            int | None,
-            strawberry.argument(
-                description="How many to return; at most the server's page-size maximum."
-            ),
-        ] = None,
-        after: Annotated[
-            str | None,
-            strawberry.argument(
-                description="The endCursor of the previous page; null: the first page."
-            ),
-        ] = None,
+        first: First = None,
+        after: After = None,
         status: Annotated[
             EnrollmentStatus | None,
             strawberry.argument(description="Only runs in this status; null: all."),

@@ -8,9 +8,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+from beanie import PydanticObjectId
 
 from engine import global_ids
+from engine.access import Permission
 from resolvers.accounts.bootstrap import Provisioned, provision
+from resolvers.core.context import Principal, RequestContext
 
 
 def gid(type_name: str, raw_id: Any) -> str:
@@ -88,3 +91,17 @@ async def eventually[T](
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+def full_access(tenant: Provisioned, label: str = "test") -> RequestContext:
+    """A caller with every permission in the tenant's workspace, for calling resolvers
+    directly (what a secret key with every scope would be)."""
+    return RequestContext(
+        Principal(
+            kind="secret_key",
+            workspace_id=PydanticObjectId(tenant.workspace_id),
+            organization_id=PydanticObjectId(tenant.organization_id),
+            permissions=frozenset(Permission),
+            label=label,
+        )
+    )

@@ -131,6 +131,7 @@ class Failure:
     retry_after: str | None
     body: Any
     kind: str | None
+    path: str | None = None  # only requests to this path (one partner endpoint's)
 
 
 @dataclass
@@ -189,11 +190,12 @@ class ProviderServer:
         retry_after: str | float | None = None,
         body: Any = None,
         kind: str | None = None,
+        path: str | None = None,
     ) -> None:
-        """The next `count` requests (of `kind`, or any) get `status`; `body` (JSON-able or
-        text) defaults to that provider's own error shape."""
+        """The next `count` requests (of `kind`, or any; to `path`, or any) get `status`;
+        `body` (JSON-able or text) defaults to that provider's own error shape."""
         text = None if retry_after is None else str(retry_after)
-        self._failures.extend(Failure(status, text, body, kind) for _ in range(count))
+        self._failures.extend(Failure(status, text, body, kind, path) for _ in range(count))
 
     def of(self, kind: str) -> list[Recorded]:
         return [r for r in self.requests if r.kind == kind]
@@ -323,7 +325,15 @@ class ProviderServer:
         return recorded
 
     def _scripted(self, recorded: Recorded) -> Response | None:
-        failure = next((f for f in self._failures if f.kind in (None, recorded.kind)), None)
+        failure = next(
+            (
+                f
+                for f in self._failures
+                if f.kind in (None, recorded.kind)
+                and (f.path is None or httpx.URL(recorded.url).path == f.path)
+            ),
+            None,
+        )
         if failure is None:
             return None
         self._failures.remove(failure)

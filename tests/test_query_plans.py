@@ -21,9 +21,8 @@ from documents.campaign import Campaign
 from documents.contact import Contact
 from documents.journey import Enrollment
 from documents.message import OutboundMessage
-from engine.access import Permission
 from resolvers.campaigns import analytics
-from resolvers.core.context import Principal, RequestContext
+from resolvers.core.context import RequestContext
 from resolvers.journeys import analytics as journey_analytics
 from resolvers.journeys import define, lifecycle, wakeups
 from resolvers.journeys import enroll as journey_enroll
@@ -31,7 +30,7 @@ from resolvers.messaging import dispatch, queue
 from resolvers.partners import delivery as partner_delivery
 from resolvers.segments import recompute
 from tests.campaign_helpers import add_segment, create, definition, until_status
-from tests.helpers import eventually, new_tenant, raw
+from tests.helpers import eventually, full_access, new_tenant, raw
 from tests.query_plans import RECORDER, Index, declared_indexes, problem, violations
 from tests.tracking_helpers import basic
 
@@ -71,15 +70,7 @@ async def _batch(api, tenant, batch: list[dict]) -> None:
 
 
 def _ctx(tenant) -> RequestContext:
-    return RequestContext(
-        Principal(
-            kind="secret_key",
-            workspace_id=PydanticObjectId(tenant.workspace_id),
-            organization_id=PydanticObjectId(tenant.organization_id),
-            permissions=frozenset(Permission),
-            label="plans",
-        )
-    )
+    return full_access(tenant, "plans")
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,10 @@ from datetime import UTC, datetime, timedelta
 from beanie import PydanticObjectId
 
 from documents.partner_webhook import WebhookDelivery
-from engine.access import Permission
-from resolvers.core.context import Principal, RequestContext
 from resolvers.journeys import lifecycle
 from resolvers.partners import delivery as dispatcher
 from tests.campaign_helpers import add_segment, call, create, definition, until_status
-from tests.helpers import eventually, new_tenant, raw
+from tests.helpers import eventually, full_access, new_tenant, raw
 from tests.journeys.test_runner import T0, contact, edge, enroll, node, published, wakeups
 from tests.partners.test_partner_webhooks import subscribe
 
@@ -34,18 +32,6 @@ async def drain(*tenants) -> None:
         return not await WebhookDelivery.find({**scope, "status": "pending"}).count()
 
     await eventually(delivered)
-
-
-def context_of(tenant) -> RequestContext:
-    return RequestContext(
-        Principal(
-            kind="secret_key",
-            workspace_id=PydanticObjectId(tenant.workspace_id),
-            organization_id=PydanticObjectId(tenant.organization_id),
-            permissions=frozenset(Permission),
-            label="test",
-        )
-    )
 
 
 async def test_a_campaign_run_reports_every_status_it_moves_through(api, provider_server):
@@ -77,7 +63,7 @@ async def test_each_journey_run_end_is_told_once(api, provider_server):
     other = await new_tenant()
     await subscribe(api, t, provider_server, ["journey.run_ended"])
     await subscribe(api, other, provider_server, ["journey.run_ended"], name="other")
-    ctx = context_of(t)
+    ctx = full_access(t)
     quick = await published(
         ctx, [node("t", "trigger", kind="api"), node("x", "exit")], [edge("t", "x")]
     )
