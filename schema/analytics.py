@@ -17,6 +17,11 @@ from schema.enums import SendChannel, stored
 from schema.node import gid, gid_or_none
 
 
+def _raw(value: strawberry.ID | None) -> str | None:
+    """An id argument as the resolvers take it (the schema has decoded a global id)."""
+    return str(value) if value is not None else None
+
+
 @strawberry.enum(description="The width of a time bucket, in the query's time zone.")
 class TrendInterval(Enum):
     HOUR = strawberry.enum_value("hour", description="Clock hours in the time zone.")
@@ -116,8 +121,8 @@ class TrendInput:
             measure=self.measure.value,
             breakdown=self.breakdown.to_domain() if self.breakdown else None,
             where=self.where,
-            segment_id=str(self.segment_id) if self.segment_id is not None else None,
-            location_id=str(self.location_id) if self.location_id is not None else None,
+            segment_id=_raw(self.segment_id),
+            location_id=_raw(self.location_id),
         )
 
 
@@ -219,8 +224,8 @@ class FunnelInput:
             window_seconds=self.window_seconds,
             order=self.order.value,
             breakdown=self.breakdown.to_domain() if self.breakdown else None,
-            segment_id=str(self.segment_id) if self.segment_id is not None else None,
-            location_id=str(self.location_id) if self.location_id is not None else None,
+            segment_id=_raw(self.segment_id),
+            location_id=_raw(self.location_id),
         )
 
 
@@ -300,8 +305,8 @@ class RetentionInput:
             interval=self.interval.value,
             periods=self.periods,
             time_zone=self.time_zone,
-            segment_id=str(self.segment_id) if self.segment_id is not None else None,
-            location_id=str(self.location_id) if self.location_id is not None else None,
+            segment_id=_raw(self.segment_id),
+            location_id=_raw(self.location_id),
         )
 
 
@@ -355,7 +360,7 @@ class ReportInput:
             window_hours=self.window_hours,
             conversion_event=self.conversion_event,
             channel=channel,
-            location_id=str(self.location_id) if self.location_id is not None else None,
+            location_id=_raw(self.location_id),
         )
 
 
